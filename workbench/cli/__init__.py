@@ -1,0 +1,59 @@
+"""The `workbench` command. Each area registers its subcommands from its own module; handlers import
+heavy packages (torch, Qt) lazily so `workbench catalog` starts fast."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules exposing `register(subparsers)`; each adds its subcommands.
+COMMAND_MODULES = [
+    "workbench.cli.catalog_commands",
+]
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one clear message, no traceback, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Retro Workbench: train, fine-tune, score and replay RL agents on retro games. "
+        "Without a subcommand, opens the workbench window.",
+    )
+    parser.add_argument("--version", action="version", version="%(prog)s " + _version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _version() -> str:
+    from workbench import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        # No subcommand: the window. Its own options (--preset, --smoke) are parsed by the UI.
+        from workbench.ui.app import main as gui_main
+
+        return gui_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        return int(handler(args) or 0)
+    except UserError as exc:
+        print(f"workbench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
