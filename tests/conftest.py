@@ -49,3 +49,12 @@ def no_leaks():
     for child in children:
         child.kill()
     pytest.fail(f"test leaked: processes={children} threads={threads} shared memory={sorted(segments)}")
+
+
+@pytest.fixture(scope="session")
+def atari_roms():
+    """Import the Atari 2600 ROMs that ship inside ale-py into stable-retro (what `workbench roms import --atari`
+    does), once per test session; returns the import results."""
+    from workbench.catalog.roms import import_atari
+
+    return import_atari()

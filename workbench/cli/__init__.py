@@ -9,6 +9,8 @@ import sys
 # Modules exposing `register(subparsers)`; each adds its subcommands.
 COMMAND_MODULES = [
     "workbench.cli.catalog_commands",
+    "workbench.cli.replay_commands",
+    "workbench.cli.train_commands",
 ]
 
 

@@ -1,0 +1,99 @@
+"""Does watching a run live slow it down? The same short Airstriker run, once headless (no GUI attached) and
+once followed by the workbench window (offscreen unless DISPLAY is set: frames, bars, curves all drawn), in
+this one process tree, alternating. Agent steps/s comes from the run store (updates' global_step over wall time,
+startup excluded).
+
+    .venv/bin/python bench/live_overhead.py [--steps 6144] [--repeats 1]
+
+Last line: ratio_live_vs_headless=X (live steps/s / headless steps/s; target >= 0.95).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _preset(steps: int):
+    from workbench.catalog.presets import load_preset
+    from workbench.paths import DEFAULT_PRESET
+
+    preset = load_preset(DEFAULT_PRESET)
+    preset.name = "bench-live"
+    preset.ppo.n_envs = 2
+    preset.ppo.n_steps = 128
+    preset.ppo.total_steps = steps
+    preset.env.max_episode_steps = 400
+    preset.run.record_episodes = False
+    return preset
+
+
+def steps_per_second(run_dir: Path) -> float:
+    from workbench.engine.run_store import RunStore
+
+    rows = RunStore(run_dir).updates()
+    if len(rows) < 3:
+        raise SystemExit(f"{run_dir}: too few updates to time; raise --steps")
+    first, last = rows[0], rows[-1]  # from the first update on: process start-up is not counted
+    return (last["global_step"] - first["global_step"]) / (last["wall_time"] - first["wall_time"])
+
+
+def headless(preset) -> float:
+    from workbench.bridge.supervisor import Supervisor
+
+    handle = Supervisor().start(preset, "headless")
+    handle.process.wait()  # nobody connects: no frames or messages are streamed
+    return steps_per_second(handle.run_dir)
+
+
+def live(preset, app) -> tuple[float, int]:
+    from workbench.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.quiet = True
+    window.resize(1600, 980)
+    window.show()
+    window.level_panel.set_level_set(preset.levels)
+    window.runs_panel.form.set_values(preset)
+    window.preset = preset
+    handle = window.start_run("live")
+    while handle.state not in ("finished", "failed", "stopped") or handle.process_alive():
+        app.processEvents()
+        time.sleep(0.002)
+    frames = window.live_view.frames_shown
+    window.close_policy = "stop"
+    window.close()
+    if handle.state != "finished":
+        raise SystemExit(f"live run ended {handle.state}: {handle.error}")
+    return steps_per_second(handle.run_dir), frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=6144)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    os.environ["WORKBENCH_RUNS"] = tempfile.mkdtemp(prefix="wb-bench-live-")
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    preset = _preset(args.steps)
+    ratios = []
+    for i in range(args.repeats):
+        a = headless(preset)
+        b, frames = live(preset, app)
+        ratios.append(b / a)
+        print(f"repeat {i}: headless {a:.1f} steps/s, live {b:.1f} steps/s ({frames} frames drawn), "
+              f"ratio {b / a:.3f}", flush=True)
+    print(f"ratio_live_vs_headless={statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()

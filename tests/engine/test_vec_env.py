@@ -1,0 +1,140 @@
+"""ShmVecEnv with real worker processes and the real Airstriker emulator."""
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from workbench.catalog.levels import Level
+from workbench.engine.config import EnvConfig
+from workbench.engine.envs import env_thunk, make_env
+from workbench.engine.toy_envs import Corridor
+from workbench.engine.vec_env import FrameReader, ShmVecEnv, WorkerDiedError
+from workbench.paths import SHM_PREFIX
+
+AIRSTRIKER = Level("Airstriker-Genesis-v0", "Level1")
+CONFIG = EnvConfig(max_episode_steps=12, level_sampling="fixed")
+
+
+def our_segments() -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith(SHM_PREFIX)}
+
+
+@pytest.mark.slow
+def test_matches_single_process_envs_with_auto_reset_and_final_obs():
+    actions = np.random.default_rng(0).integers(126, size=(30, 2))
+    with ShmVecEnv([env_thunk([AIRSTRIKER], CONFIG, 0, i) for i in range(2)]) as venv:
+        assert venv.num_envs == 2 and venv.observation_space.shape == (4, 84, 84)
+        assert venv.action_space.n == 126
+        obs = venv.reset(seed=40)
+        assert [info["level"] for info in venv.reset_infos] == [str(AIRSTRIKER)] * 2
+        steps = [venv.step(a) for a in actions]
+    # the reference: env 1 alone in this process, seeded as the vec env seeds it (40 + 1)
+    single = make_env([AIRSTRIKER], CONFIG, 0, 1)
+    try:
+        expected, _ = single.reset(seed=41)
+        np.testing.assert_array_equal(obs[1], expected)
+        ends = 0
+        for k, (a, (obs, rewards, terminated, truncated, infos)) in enumerate(zip(actions, steps)):
+            o, r, term, trunc, info = single.step(int(a[1]))
+            assert (rewards[1], terminated[1], truncated[1]) == (r, term, trunc), k
+            assert infos[1]["level"] == str(AIRSTRIKER)
+            if term or trunc:
+                ends += 1
+                np.testing.assert_array_equal(infos[1]["final_obs"], o)
+                assert infos[1]["episode"]["l"] == 12 and infos[1]["episode"]["truncated"]
+                o, _ = single.reset()  # same-step auto-reset: the returned obs is the next episode's first
+                assert "reset_info" not in infos[1] and venv.reset_infos[1]["level"] == str(AIRSTRIKER)
+            else:
+                assert "final_obs" not in infos[1]
+            np.testing.assert_array_equal(obs[1], o, err_msg=f"step {k}")
+        assert ends == 2
+        assert obs.dtype == np.uint8 and rewards.dtype == np.float32 and terminated.dtype == bool
+    finally:
+        single.close()
+
+
+@pytest.mark.slow
+def test_watched_frame_is_shared_with_other_processes():
+    with ShmVecEnv([env_thunk([AIRSTRIKER], CONFIG, 0, i) for i in range(2)]) as venv:
+        venv.reset(seed=0)
+        assert venv.frame() is None  # nothing watched: no env copies frames
+        venv.watch(1)
+        for _ in range(3):
+            venv.step([6, 9])
+        frame = venv.frame()
+        assert frame.shape == (224, 320, 3) and frame.dtype == np.uint8 and frame.any()
+        reader = FrameReader(venv.frame_shm_name())
+        counter, same = reader.read()
+        reader.close()
+        np.testing.assert_array_equal(frame, same)
+        assert counter == 3
+        # another process (as the GUI would) reads the same frame through the segment's name
+        script = textwrap.dedent(f"""
+            import numpy as np
+            from workbench.engine.vec_env import FrameReader
+            with FrameReader({venv.frame_shm_name()!r}) as reader:
+                counter, frame = reader.read()
+                print(counter, reader.watched, frame.shape, int(frame.astype(np.int64).sum()))
+        """)
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert out.stdout.split() == ["3", "1", "(224,", "320,", "3)", str(int(frame.astype(np.int64).sum()))], \
+            out.stderr
+        venv.watch(0)
+        venv.step([6, 9])
+        assert venv.watched == 0
+        assert venv.frame().shape == (224, 320, 3)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_raises_and_close_cleans_up():
+    venv = ShmVecEnv([env_thunk([AIRSTRIKER], CONFIG, 0, i) for i in range(2)])
+    try:
+        venv.reset()
+        ours = {name for name in our_segments() if name.startswith(f"{SHM_PREFIX}{os.getpid()}_")}
+        assert len(ours) == 4  # observations, actions, rewards + flags, frames
+        pid = venv._processes[1].pid
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(WorkerDiedError) as caught:
+            for _ in range(3):
+                venv.step([0, 0])
+        assert caught.value.env_index == 1 and caught.value.exitcode == -signal.SIGKILL
+        assert "SIGKILL" in str(caught.value)
+        with pytest.raises(WorkerDiedError):
+            venv.step([0, 0])  # stays broken
+    finally:
+        venv.close()
+        venv.close()  # idempotent
+    assert not ours & our_segments()
+
+
+@pytest.mark.slow
+def test_an_exception_in_a_worker_env_comes_back_with_its_traceback():
+    with ShmVecEnv([env_thunk([AIRSTRIKER], CONFIG, 0, i) for i in range(2)]) as venv:
+        venv.reset()
+        with pytest.raises(WorkerDiedError) as caught:
+            venv.step([0, 500])  # not an action of the 126: the Discretizer's table lookup fails
+        assert caught.value.env_index == 1 and "IndexError" in caught.value.error_text
+        assert "Traceback" in caught.value.error_text and "IndexError" in str(caught.value)
+    with pytest.raises(WorkerDiedError, match="unknown game 'NoSuchGame-Genesis-v0'"):
+        ShmVecEnv([env_thunk([Level("NoSuchGame-Genesis-v0", "Level1")], CONFIG)])
+
+
+def test_any_picklable_env_thunk_works():
+    with ShmVecEnv([functools.partial(Corridor, 4, 6), lambda: Corridor(4, 6)]) as venv:
+        obs = venv.reset(seed=0)
+        assert obs.shape == (2, 4) and obs.dtype == np.float32
+        np.testing.assert_array_equal(obs[:, 0], [1, 1])
+        for step in range(1, 4):
+            obs, rewards, terminated, truncated, infos = venv.step(np.array([1, 2]))
+        assert terminated[0] and not truncated[0] and infos[0]["episode"]["r"] > 0
+        np.testing.assert_array_equal(infos[0]["final_obs"], [0, 0, 0, 1])
+        np.testing.assert_array_equal(obs[0], [1, 0, 0, 0])  # auto-reset
+        assert infos[1]["level"] == "Corridor"
+        assert venv.frame() is None

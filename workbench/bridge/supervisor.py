@@ -1,0 +1,405 @@
+"""Starts, attaches to, commands and cleans up the run processes (GUI side; no Qt, no threads).
+
+Each run trains in its own detached process (`bridge.run_process`, a new session) so it survives the GUI when
+the user chooses to leave it running. The run directory is the meeting point: `launch.json` says what to run,
+`bridge.json` how to reach the live process (socket address, auth key, frame segment), `status.json` (the run
+store's) what state it is in. The GUI calls `poll()` from its timer: nothing here blocks.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Client
+from pathlib import Path
+
+from workbench.bridge import protocol
+from workbench.bridge.frames import FrameReader
+from workbench.bridge.run_process import BRIDGE_FILE, LAUNCH_FILE, LOG_FILE
+from workbench.paths import SHM_PREFIX, atomic_write_text, runs_dir
+
+FINAL_STATES = ("finished", "failed", "stopped")
+
+
+class VecEnvFrames:
+    """Reads the env workers' frame segment (`engine.vec_env.FrameReader`) with `bridge.frames`' interface."""
+
+    def __init__(self, name: str):
+        from workbench.engine.vec_env import FrameReader as VecFrameReader
+
+        self._reader = VecFrameReader(name)
+        self._last = (None, -1)
+
+    def read(self, only_new: bool = True):
+        result = self._reader.read()
+        if result is None:
+            return None
+        key = (self._reader.watched, result[0])
+        if only_new and key == self._last:
+            return None
+        self._last = key
+        return result[1]
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie still answers kill(0); it is dead for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def read_status(run_dir: Path) -> dict:
+    try:
+        return json.loads((Path(run_dir) / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def log_tail(run_dir: Path, lines: int = 6) -> str:
+    try:
+        text = (Path(run_dir) / LOG_FILE).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@dataclass
+class RunHandle:
+    """One run as the GUI sees it: its state, the live connection when there is one, and the newest frame."""
+
+    run_dir: Path
+    process: subprocess.Popen | None = None
+    pid: int | None = None
+    state: str = "starting"
+    error: str = ""
+    hello: protocol.Hello | None = None
+    global_step: int = 0
+    _conn: object = None
+    _frames: FrameReader | None = None
+    _frame_shm: str = ""
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def live(self) -> bool:
+        return self._conn is not None
+
+    # -- commands ----------------------------------------------------------------------------
+    def send(self, command: protocol.Command) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            self._conn.send(command)
+            return True
+        except (OSError, EOFError):
+            self._disconnect()
+            return False
+
+    def pause(self) -> bool:
+        return self.send(protocol.Command("pause"))
+
+    def resume(self) -> bool:
+        return self.send(protocol.Command("resume"))
+
+    def stop(self) -> bool:
+        return self.send(protocol.Command("stop"))
+
+    def watch(self, env_index: int) -> bool:
+        return self.send(protocol.Command("watch", env_index))
+
+    # -- frames ------------------------------------------------------------------------------
+    def frame(self):
+        """The newest frame not yet returned, or None."""
+        if self._frames is None:
+            return None
+        try:
+            return self._frames.read()
+        except Exception:
+            return None
+
+    # -- life --------------------------------------------------------------------------------
+    def process_alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.pid is not None and pid_alive(self.pid)
+
+    def poll(self) -> list:
+        """Connect when the process is ready, read every pending message, notice death. Never blocks long."""
+        messages: list = []
+        if self._conn is None and self.state not in FINAL_STATES:
+            self._try_connect(messages)
+        while self._conn is not None:
+            try:
+                if not self._conn.poll(0):
+                    break
+                message = self._conn.recv()
+            except (OSError, EOFError):
+                self._disconnect()
+                break
+            self._apply(message)
+            messages.append(message)
+        if self._conn is None and self.state not in FINAL_STATES and not self.process_alive() and self.pid:
+            self._finish_dead(messages)
+        elif self._conn is None and self.state not in FINAL_STATES and self.pid is None and self.process is None:
+            self._finish_dead(messages)
+        return messages
+
+    def _apply(self, message) -> None:
+        if isinstance(message, protocol.Hello):
+            self.hello = message
+            self.state = message.state
+            self._open_frames(message.frame_shm, message.frame_format)
+        elif isinstance(message, protocol.Status):
+            self.state = message.state
+            self.global_step = max(self.global_step, message.global_step)
+            if message.error:
+                self.error = message.error
+        elif isinstance(message, protocol.RunFailed):
+            self.error = message.error
+        elif isinstance(message, (protocol.StepSummary, protocol.Update, protocol.Episode)):
+            self.global_step = max(self.global_step, message.global_step)
+
+    def _open_frames(self, name: str, frame_format: str) -> None:
+        if self._frames is not None and self._frame_shm == name:
+            return
+        self._close_frames()
+        try:
+            self._frames = FrameReader(name) if frame_format == "bridge" else VecEnvFrames(name)
+            self._frame_shm = name
+        except (FileNotFoundError, OSError, ValueError):
+            self._frames = None
+
+    def _try_connect(self, messages: list) -> None:
+        try:
+            info = json.loads((self.run_dir / BRIDGE_FILE).read_text())
+        except (OSError, ValueError):
+            return
+        if self.pid is None:
+            self.pid = int(info["pid"])
+        if info.get("pid") != self.pid or not pid_alive(self.pid):
+            return
+        try:
+            conn = Client(bytes.fromhex(info["address"]).decode("latin-1"), family="AF_UNIX",
+                          authkey=bytes.fromhex(info["authkey"]))
+        except (OSError, EOFError, ValueError):
+            return
+        self._conn = conn
+
+    def _finish_dead(self, messages: list) -> None:
+        """The process is gone without saying goodbye (killed, crashed): the run failed unless its store says
+        it ended."""
+        code = self.process.returncode if self.process is not None else None
+        status = read_status(self.run_dir)
+        if status.get("state") in ("finished", "failed") and status.get("pid") == self.pid:
+            self.state = status["state"]
+            self.error = self.error or status.get("error") or ""
+        elif code == 0:
+            self.state = "finished"
+        else:
+            how = f"exit code {code}" if code is not None else "it is no longer running"
+            tail = log_tail(self.run_dir)
+            self.state = "failed"
+            self.error = self.error or f"run process ended unexpectedly ({how})" + (f": {tail}" if tail else "")
+            _write_failed_status(self.run_dir, self.pid, self.error)
+        self._cleanup_segment()
+        messages.append(protocol.Status(self.state, self.global_step, self.error))
+
+    def _cleanup_segment(self) -> None:
+        """A killed run process cannot clean up: end what is left of its process group (env workers) and
+        unlink the shared memory it made (our frame segment; the vec env's segments, named `wb_<pid>_...`)."""
+        self._close_frames()
+        if self.pid:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)  # its own session: only its workers are in the group
+            except OSError:
+                pass
+        names = {self._frame_shm}
+        try:
+            names.add(json.loads((self.run_dir / BRIDGE_FILE).read_text()).get("frame_shm", ""))
+        except (OSError, ValueError):
+            pass
+        if self.pid:
+            names.update(p.name for p in Path("/dev/shm").glob(f"{SHM_PREFIX}{self.pid}_*"))
+        for name in names:
+            if name and name.startswith(SHM_PREFIX) and re.fullmatch(r"[\w.-]+", name):
+                try:
+                    os.unlink(f"/dev/shm/{name}")
+                except OSError:
+                    pass
+
+    def _close_frames(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+            self._conn = None
+        self._close_frames()
+
+    def detach(self) -> None:
+        """Let go of the run without stopping it (the process keeps training)."""
+        self._disconnect()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the process to end (polling messages meanwhile); True when it did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.poll()
+            if not self.process_alive():
+                if self.process is not None:
+                    self.process.wait()
+                self.poll()
+                return True
+            time.sleep(0.05)
+        return False
+
+    def kill(self) -> None:
+        """Last resort: end the process group (the run process and its env workers)."""
+        if self.pid and self.process_alive():
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if self.process is not None:
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def _write_failed_status(run_dir: Path, pid: int | None, error: str) -> None:
+    status = read_status(run_dir)
+    status.update(state="failed", error=error, pid=pid)
+    try:
+        atomic_write_text(Path(run_dir) / "status.json", json.dumps(status, indent=1))
+    except OSError:
+        pass
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "run"
+
+
+class Supervisor:
+    """All runs this GUI started or attached to."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else runs_dir()
+        self.runs: dict[str, RunHandle] = {}
+
+    def new_run_dir(self, name: str) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = f"{_safe_name(name)}-{stamp}"
+        for i in range(1000):
+            candidate = self.root / (base if i == 0 else f"{base}-{i}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+        raise RuntimeError(f"cannot make a new run folder under {self.root}")
+
+    def start(self, preset, name: str | None = None, total_steps: int | None = None) -> RunHandle:
+        """Start training `preset` (a catalog.presets.Preset) in a new detached process."""
+        from workbench.catalog.presets import save_preset
+
+        run_dir = self.new_run_dir(name or getattr(preset, "name", "") or "run")
+        save_preset(preset, run_dir / "launch-preset.toml")
+        launch = {"preset": "launch-preset.toml", "total_steps": total_steps}
+        atomic_write_text(run_dir / LAUNCH_FILE, json.dumps(launch, indent=1))
+        return self.start_dir(run_dir)
+
+    def start_dir(self, run_dir: Path) -> RunHandle:
+        """Start the run process for a run folder that already holds `launch.json`."""
+        run_dir = Path(run_dir)
+        log = open(run_dir / LOG_FILE, "ab")
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "workbench.bridge.run_process", str(run_dir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=str(run_dir),
+                start_new_session=True,  # not killed with the GUI (or by its Ctrl-C)
+            )
+        finally:
+            log.close()
+        handle = RunHandle(run_dir=run_dir, process=process, pid=process.pid)
+        self.runs[handle.name] = handle
+        return handle
+
+    def attach(self, run_dir: Path) -> RunHandle:
+        """Follow a run started earlier (maybe by another GUI). Finished runs get a handle in their final state."""
+        run_dir = Path(run_dir)
+        status = read_status(run_dir)
+        handle = RunHandle(run_dir=run_dir, pid=status.get("pid"))
+        state = status.get("state", "unknown")
+        if handle.pid and pid_alive(int(handle.pid)) and state in ("running", "paused", "starting"):
+            handle.state = state
+        else:
+            handle.state = state if state in FINAL_STATES else ("failed" if state in ("running", "paused") else state)
+            handle.error = status.get("error") or (
+                "run process is no longer running" if state in ("running", "paused") else "")
+            handle.pid = handle.pid or None
+        self.runs[handle.name] = handle
+        return handle
+
+    def attach_existing(self) -> list[RunHandle]:
+        """Attach to every run folder under the runs root not yet known (re-attach after the GUI reopens)."""
+        found = []
+        if not self.root.is_dir():
+            return found
+        for run_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            if run_dir.name in self.runs or not (run_dir / "status.json").exists():
+                continue
+            found.append(self.attach(run_dir))
+        return found
+
+    def poll(self) -> list[tuple[RunHandle, object]]:
+        out = []
+        for handle in list(self.runs.values()):
+            for message in handle.poll():
+                out.append((handle, message))
+        return out
+
+    def active(self) -> list[RunHandle]:
+        return [h for h in self.runs.values() if h.state not in FINAL_STATES and h.process_alive()]
+
+    def shutdown(self, stop_runs: bool, timeout: float = 20.0) -> None:
+        """Close the GUI side. `stop_runs`: stop every run and wait for it; else leave them training."""
+        if stop_runs:
+            for handle in self.active():
+                if not handle.stop():
+                    try:
+                        os.kill(handle.pid, signal.SIGTERM)
+                    except (OSError, TypeError):
+                        pass
+            deadline = time.monotonic() + timeout
+            for handle in list(self.runs.values()):
+                if not handle.wait(max(0.1, deadline - time.monotonic())):
+                    handle.kill()
+                    handle.wait(5)
+        for handle in self.runs.values():
+            handle.detach()

@@ -1,0 +1,199 @@
+"""`workbench train` (joint PPO on a preset's training levels) and `workbench transfer` (the test-time
+protocol on its test levels)."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from workbench.cli import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="train a policy with PPO on a preset's training levels",
+                           description="Joint PPO on the preset's training levels. The run folder (under "
+                           "$WORKBENCH_RUNS, default ./runs) gets config.toml, checkpoints/, metrics.sqlite, "
+                           "TensorBoard events (tb/) and status.json. Ctrl-C saves a checkpoint and exits; "
+                           "--resume continues from the newest good checkpoint.")
+    train.add_argument("preset", nargs="?", metavar="PRESET",
+                       help="preset file or shipped preset name (e.g. airstriker); not needed with --resume")
+    train.add_argument("--steps", type=int, metavar="N", help="agent steps in total (default: ppo.total_steps)")
+    train.add_argument("--run-name", metavar="NAME", help="run folder name (default: <preset>-<date>-<time>)")
+    train.add_argument("--resume", metavar="RUN", help="continue this run (folder or name) from its last checkpoint")
+    train.add_argument("--device", metavar="D", help="'auto', 'cpu' or 'cuda[:N]' (default: ppo.device)")
+    train.set_defaults(handler=_train)
+
+    transfer = sub.add_parser("transfer", help="fine-tune, train from scratch and zero-shot on the test levels",
+                              description="For every test level of PRESET: fine-tune the joint policy of RUN for "
+                              "the budget, train PPO from scratch for the same budget, and play the joint policy "
+                              "without learning (zero-shot). Level score = mean return of the episodes that "
+                              "finished within the budget; writes transfer/results.csv and results.md in the run.")
+    transfer.add_argument("preset", metavar="PRESET", help="preset file or shipped preset name (its test levels)")
+    transfer.add_argument("--from", dest="run", required=True, metavar="RUN", help="the joint training run")
+    transfer.add_argument("--budget", type=int, metavar="N", help="agent steps per level (default: "
+                          "transfer.budget_steps)")
+    transfer.add_argument("--jobs", type=int, metavar="J", help="per-level jobs at once (default: "
+                          "transfer.parallel_jobs, 0 = CPU cores)")
+    transfer.add_argument("--checkpoint", metavar="FILE", help="checkpoint to start from (default: the run's "
+                          "newest good one)")
+    transfer.set_defaults(handler=_transfer)
+
+
+def resolve_preset_path(text: str) -> Path:
+    from workbench.catalog.presets import user_presets_dir
+    from workbench.paths import PRESETS_DIR
+
+    path = Path(text)
+    if path.is_file():
+        return path
+    for folder in (PRESETS_DIR, user_presets_dir()):
+        candidate = folder / (text if text.endswith(".toml") else f"{text}.toml")
+        if candidate.is_file():
+            return candidate
+    raise UserError(f"no preset {text!r}: not a file, and not a preset in {PRESETS_DIR} or {user_presets_dir()} "
+                    "(`workbench preset list` shows them)")
+
+
+def load_preset_arg(text: str):
+    from workbench.catalog.presets import PresetError, load_preset
+
+    path = resolve_preset_path(text)
+    try:
+        return path, load_preset(path)
+    except PresetError as exc:
+        raise UserError(str(exc)) from None
+
+
+def check_levels(levels, env_config, file: Path | str, what: str) -> None:
+    """Fail before any process starts when a level cannot be played (unknown game/state, missing ROM)."""
+    from workbench.engine.actions import check_compatible
+    from workbench.engine.envs import check_level
+
+    if not levels:
+        raise UserError(f"{file}: the preset has no {what} levels; add some under [levels] {what} = [...]")
+    for level in levels:
+        try:
+            check_level(level, env_config.scenario)
+        except ValueError as exc:
+            raise UserError(f"{file}: level {level}: {exc}") from None
+    try:
+        check_compatible(list(dict.fromkeys(lv.game for lv in levels)), env_config)
+    except ValueError as exc:
+        raise UserError(f"{file}: {exc}") from None
+
+
+class Progress:
+    """A one-line progress bar on a terminal; a plain line every few seconds otherwise (logs, pipes)."""
+
+    def __init__(self, total: int, stream=sys.stderr, every_s: float = 10.0):
+        self.total, self.stream, self.every_s = max(1, total), stream, every_s
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self._last = 0.0
+
+    def show(self, step: int, text: str = "", force: bool = False) -> None:
+        now = time.monotonic()
+        frac = min(1.0, step / self.total)
+        if self.tty:
+            bar = "#" * int(30 * frac)
+            self.stream.write(f"\r[{bar:<30}] {100 * frac:5.1f}% {step}/{self.total} {text}\x1b[K")
+            self.stream.flush()
+        elif force or now - self._last >= self.every_s:
+            self._last = now
+            self.stream.write(f"step {step}/{self.total} ({100 * frac:.0f}%) {text}\n")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _train(args) -> int:
+    from workbench.catalog.presets import Preset
+    from workbench.engine import checkpoint as ckpt
+    from workbench.engine.run_store import RunStore, RunStoreError, new_run_dir, resolve_run
+    from workbench.engine.trainer import Hooks, Trainer
+
+    if args.resume:
+        try:
+            run_dir = resolve_run(args.resume)
+            preset: Preset = RunStore.open(run_dir).config()
+        except RunStoreError as exc:
+            raise UserError(str(exc)) from None
+        file = run_dir / "config.toml"
+    else:
+        if not args.preset:
+            raise UserError("give a PRESET to train (e.g. `workbench train airstriker`) or --resume RUN")
+        file, preset = load_preset_arg(args.preset)
+        try:
+            run_dir = new_run_dir(args.run_name, prefix=preset.name or file.stem)
+        except RunStoreError as exc:
+            raise UserError(str(exc)) from None
+    check_levels(preset.levels.train, preset.env, file, "train")
+    total = args.steps if args.steps is not None else preset.ppo.total_steps
+    if total <= 0:
+        raise UserError(f"--steps must be positive (got {total})")
+
+    progress = Progress(total)
+    last: dict = {}
+
+    def on_update(record) -> None:
+        last.update(record.metrics)
+        ret = f" return {last['mean_return']:.1f}" if "mean_return" in last else ""
+        progress.show(record.global_step, f"update {record.update} {record.metrics['steps_per_second']:.0f} "
+                      f"steps/s{ret}")
+
+    try:
+        trainer = Trainer(preset, run_dir=run_dir, resume=bool(args.resume), device=args.device,
+                          hooks=Hooks(on_update=[on_update]))
+    except ckpt.CheckpointError as exc:
+        raise UserError(str(exc)) from None
+    except ValueError as exc:  # device, policy or env settings
+        raise UserError(f"{file}: {exc}") from None
+    print(f"run {run_dir} ({trainer.compute.device}, {trainer.compute.precision}); from step "
+          f"{trainer.global_step}", file=sys.stderr)
+
+    def on_sigint(signum, frame):  # first Ctrl-C: stop after this step and save; a second one aborts
+        print("\nstopping: saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        trainer.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        trainer.run(total)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        progress.done()
+    state = "stopped" if trainer.state == "stopped" else "finished"
+    print(f"{state} at step {trainer.global_step} (update {trainer.update}); run folder {run_dir}", file=sys.stderr)
+    return 0
+
+
+def _transfer(args) -> int:
+    from workbench.engine import checkpoint as ckpt
+    from workbench.engine.run_store import RunStoreError, resolve_run
+    from workbench.engine.transfer import run_transfer
+
+    file, preset = load_preset_arg(args.preset)
+    check_levels(preset.levels.test, preset.env, file, "test")
+    try:
+        run_dir = resolve_run(args.run)
+    except RunStoreError as exc:
+        raise UserError(str(exc)) from None
+    budget = args.budget if args.budget is not None else preset.transfer.budget_steps
+    jobs = args.jobs if args.jobs is not None else preset.transfer.parallel_jobs
+    if budget <= 0:
+        raise UserError(f"--budget must be positive (got {budget})")
+    if jobs < 0:
+        raise UserError(f"--jobs must be 0 (all cores) or more (got {jobs})")
+    try:
+        result = run_transfer(preset, run_dir, budget=budget, jobs=jobs,
+                              checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+                              log=lambda text: print(text, file=sys.stderr))
+    except ckpt.CheckpointError as exc:
+        raise UserError(str(exc)) from None
+    print(result.markdown())
+    print(f"wrote {result.csv_path} and {result.md_path}", file=sys.stderr)
+    return 0

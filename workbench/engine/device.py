@@ -1,0 +1,82 @@
+"""Where and in which precision the learner runs.
+
+`device="auto"` picks CUDA when present, else the CPU. `precision="auto"` uses bf16 autocast only where the
+hardware has native bf16 math (CUDA with bf16 support, CPUs with AVX-512 BF16 or AMX): on CPUs without it
+autocast emulates bf16 and is an order of magnitude slower (measured: Nature CNN fwd+bwd 1.55 ms/sample fp32 vs
+17 ms/sample bf16 on an AVX2 EPYC). On the CPU the convolutions run channels-last, about 2x faster than NCHW.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The learner's device and autocast dtype (None = plain fp32)."""
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.autocast_dtype is torch.bfloat16 else "fp32"
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda[:N]'") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU; use 'cpu' or 'auto'")
+    return dev
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX)."""
+    flags = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        flags = cpuinfo.read_text(errors="ignore")
+        if "avx512_bf16" in flags or "amx_bf16" in flags:
+            return True
+        return False
+    try:  # not Linux: ask oneDNN
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
+def resolve_compute(device: str = "auto", precision: str = "auto") -> Compute:
+    dev = resolve_device(device)
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"unknown precision {precision!r}; use 'auto', 'fp32' or 'bf16'")
+    if precision == "fp32":
+        return Compute(dev, None)
+    if precision == "bf16":
+        return Compute(dev, torch.bfloat16)
+    if dev.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:
+        native = cpu_has_native_bf16()
+    return Compute(dev, torch.bfloat16 if native else None)
+
+
+def learner_threads() -> int:
+    """Threads for the learner's update: every core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

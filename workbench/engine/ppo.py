@@ -1,0 +1,152 @@
+"""PPO's update (clipped surrogate, optionally clipped value loss, entropy bonus, global grad-norm clip, Adam
+eps 1e-5), after CleanRL's ppo_atari.py and OpenAI baselines.
+
+`PPOLearner.update(buffer)` runs `n_epochs` passes over a `RolloutBuffer`:
+- feed-forward policy: flat samples, shuffled, `n_minibatches` minibatches, `policy.evaluate` called with T=1;
+- recurrent policy (`policy.recurrent`): minibatches of whole env columns, time-major (T, n_envs/n_minibatches),
+  `policy.evaluate` re-runs each column from `buffer.state0` with the stored reset/episode_start/prev_* inputs;
+  with `bptt_steps` < T the columns are cut into segments of that length (truncated BPTT), each re-run from
+  the state the rollout had at its start (`buffer.states`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from workbench.engine.config import PPOConfig
+from workbench.engine.device import Compute
+from workbench.engine.policy_api import ActorCritic
+from workbench.engine.rollout import RolloutBuffer
+
+
+@dataclass
+class Minibatch:
+    """Time-major (T, n) slices of a rollout (T=1 for shuffled feed-forward samples)."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    prev_action: torch.Tensor
+    prev_reward: torch.Tensor
+    episode_start: torch.Tensor
+    reset: torch.Tensor
+    state0: torch.Tensor | None
+
+
+def ppo_loss(policy: ActorCritic, mb: Minibatch, cfg: PPOConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The PPO objective for one minibatch (to minimise) and its diagnostics."""
+    logits, values = policy.evaluate(mb.obs, mb.state0, mb.prev_action, mb.prev_reward, mb.episode_start,
+                                     mb.reset)
+    logits, values = logits.float(), values.float()
+    logp_all = torch.log_softmax(logits, dim=-1)
+    logp = logp_all.gather(-1, mb.actions.unsqueeze(-1)).squeeze(-1)
+    entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+
+    adv = mb.advantages
+    if cfg.normalize_advantages and adv.numel() > 1:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    log_ratio = logp - mb.logprobs
+    ratio = log_ratio.exp()
+    pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)).mean()
+
+    if cfg.clip_value:
+        v_clipped = mb.values + (values - mb.values).clamp(-cfg.clip_range, cfg.clip_range)
+        v_loss = 0.5 * torch.max((values - mb.returns) ** 2, (v_clipped - mb.returns) ** 2).mean()
+    else:
+        v_loss = 0.5 * ((values - mb.returns) ** 2).mean()
+
+    loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+    with torch.no_grad():
+        stats = {
+            "policy_loss": pg_loss.detach(),
+            "value_loss": v_loss.detach(),
+            "entropy": entropy.detach(),
+            "approx_kl": ((ratio - 1) - log_ratio).mean(),
+            "clip_fraction": ((ratio - 1).abs() > cfg.clip_range).float().mean(),
+        }
+    return loss, stats
+
+
+class PPOLearner:
+    def __init__(self, policy: ActorCritic, cfg: PPOConfig, compute: Compute, rng: np.random.Generator,
+                 bptt_steps: int | None = None):
+        self.policy, self.cfg, self.compute, self.rng = policy, cfg, compute, rng
+        self.bptt_steps = bptt_steps
+        """Recurrent policies: cut each env column into segments of this many steps (truncated BPTT), each
+        re-run from the state stored at its start (`buffer.states`); None = whole columns from `state0`."""
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+
+    def set_learning_rate(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def minibatches(self, buf: RolloutBuffer):
+        t, n = buf.n_steps, buf.n_envs
+        dev = self.compute.device
+        if self.policy.recurrent:
+            # Whole sequences (env columns, or their truncated-BPTT segments) for the recurrent re-run.
+            seqs, state0 = self._sequences(buf)
+            n_seq = seqs[0].shape[1]
+            per = max(1, n_seq // self.cfg.n_minibatches)
+            order = self.rng.permutation(n_seq)
+            for start in range(0, n_seq, per):
+                idx = torch.from_numpy(order[start:start + per])
+                cols = [x[:, idx].to(dev, non_blocking=True) for x in seqs]
+                yield Minibatch(*cols, state0=None if state0 is None else state0[idx].to(dev))
+            return
+        total = t * n
+        size = max(1, total // self.cfg.n_minibatches)
+        order = self.rng.permutation(total)
+        flat = lambda x: x.reshape(total, *x.shape[2:])  # noqa: E731
+        views = [flat(x) for x in (buf.obs, buf.actions, buf.logprobs, buf.values, buf.advantages, buf.returns,
+                                   buf.prev_action, buf.prev_reward, buf.episode_start, buf.reset)]
+        for start in range(0, total, size):
+            idx = torch.from_numpy(order[start:start + size])
+            parts = [v[idx].unsqueeze(0).to(dev, non_blocking=True) for v in views]
+            yield Minibatch(*parts, state0=None)
+
+    def _sequences(self, buf: RolloutBuffer) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """The buffer's fields as (L, n_sequences, ...) sequences and their start states. With `bptt_steps` = L
+        < T, column j's segment s becomes sequence s * n + j, starting from buf.states[s * L, j]."""
+        fields = [buf.obs, buf.actions, buf.logprobs, buf.values, buf.advantages, buf.returns, buf.prev_action,
+                  buf.prev_reward, buf.episode_start, buf.reset]
+        t, n = buf.n_steps, buf.n_envs
+        length = self.bptt_steps
+        if not length or length >= t or buf.states is None:
+            return fields, buf.state0
+        if t % length:
+            raise ValueError(f"rollout length {t} (ppo.n_steps) is not a multiple of rl2.bptt_steps={length}")
+        segments = t // length
+        cut = lambda x: x.reshape(segments, length, n, *x.shape[2:]).transpose(0, 1).reshape(  # noqa: E731
+            length, segments * n, *x.shape[2:])
+        return [cut(x) for x in fields], buf.states[::length].reshape(segments * n, *buf.states.shape[2:])
+
+    def update(self, buf: RolloutBuffer) -> dict[str, float]:
+        cfg = self.cfg
+        self.policy.train()
+        sums: dict[str, float] = {}
+        count = 0
+        for _ in range(cfg.n_epochs):
+            for mb in self.minibatches(buf):
+                with self.compute.autocast():
+                    loss, stats = ppo_loss(self.policy, mb, cfg)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+                stats["grad_norm"] = grad_norm
+                for k, v in stats.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+                count += 1
+        metrics = {k: v / max(count, 1) for k, v in sums.items()}
+        values, returns = buf.values.flatten(), buf.returns.flatten()
+        var = float(returns.var()) if returns.numel() > 1 else 0.0
+        metrics["explained_variance"] = float("nan") if var == 0 else 1.0 - float((returns - values).var()) / var
+        metrics["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
+        return metrics

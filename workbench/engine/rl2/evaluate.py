@@ -1,0 +1,131 @@
+"""Within-trial evaluation: does the agent get better from episode 1 to episode K of a trial?
+
+Plays many trials of a recurrent policy on trial envs (usually built from the test levels) and reports the mean
+and standard deviation of the return of episode 1..K, overall and per task. The result is a plain JSON file
+(`rl2_eval.json` in the run directory) the GUI plots as a curve over the episode index.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from workbench.engine.policy_api import ActorCritic
+from workbench.paths import atomic_write_text
+
+CURVE_FILE = "rl2_eval.json"
+"""Name of the within-trial curve in a run directory."""
+
+
+@dataclass
+class EpisodeIndexStats:
+    """Returns of episode 1..K of the trials of one task (or of all tasks)."""
+
+    mean: list[float]
+    """mean[i]: mean return of the (i+1)-th episode of a trial."""
+    std: list[float]
+    """std[i]: population standard deviation of those returns."""
+    n_trials: int
+    trial_return_mean: float
+    """Mean total return of a whole trial (the RL² score)."""
+
+
+@dataclass
+class WithinTrialCurve:
+    episodes_per_trial: int
+    overall: EpisodeIndexStats
+    per_task: dict[str, EpisodeIndexStats] = field(default_factory=dict)
+    """Task (`Game-v0:State`) -> its own stats."""
+    greedy: bool = False
+    """True when actions were the policy's most likely ones instead of samples."""
+
+    @property
+    def mean(self) -> list[float]:
+        return self.overall.mean
+
+    @property
+    def std(self) -> list[float]:
+        return self.overall.std
+
+
+def stats_of(trials: np.ndarray) -> EpisodeIndexStats:
+    """`trials` (n_trials, K) returns -> per-index mean and std."""
+    return EpisodeIndexStats(mean=[float(x) for x in trials.mean(axis=0)], std=[float(x) for x in trials.std(axis=0)],
+                             n_trials=int(trials.shape[0]), trial_return_mean=float(trials.sum(axis=1).mean()))
+
+
+@torch.no_grad()
+def evaluate_within_trial(policy: ActorCritic, vec_env, n_trials: int, *, greedy: bool = False, seed: int = 0,
+                          reward_scale: float = 1.0, device: torch.device | str = "cpu") -> WithinTrialCurve:
+    """Play `n_trials` trials of TrialEnvs in `vec_env` (`ShmVecEnv` or `InProcessVecEnv`: same-step auto-reset)
+    and collect the return of each episode of each trial.
+
+    The policy gets its inputs exactly as in training (`trainer.Trainer`): the state is zeroed at trial starts,
+    `episode_start` marks inner episodes, `prev_reward` is the raw reward (the env's reward / `reward_scale`).
+    Env i plays its share of the trials (so short trials do not crowd out long ones); the vec env is not closed.
+    """
+    if n_trials < 1:
+        raise ValueError("evaluation needs at least one trial")
+    n = vec_env.num_envs
+    quota = np.array([n_trials // n + (i < n_trials % n) for i in range(n)])
+    obs = torch.from_numpy(np.asarray(vec_env.reset(seed=seed)))
+    state = policy.initial_state(n, device)
+    prev_action = torch.zeros(n, dtype=torch.int64)
+    prev_reward = torch.zeros(n)
+    episode_start = torch.ones(n, dtype=torch.bool)
+    reset = torch.ones(n, dtype=torch.bool)
+    generator = torch.Generator().manual_seed(seed)
+    running: list[list[float]] = [[] for _ in range(n)]
+    finished: dict[str, list[list[float]]] = {}
+    k = 0
+    while (quota > 0).any():
+        out = policy.step(obs.to(device), state, prev_action.to(device), prev_reward.to(device),
+                          episode_start.to(device), reset.to(device))
+        state = out.state
+        logits = out.logits.float().cpu()
+        if greedy:
+            actions = logits.argmax(-1)
+        else:
+            actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
+        next_obs, rewards, terminated, truncated, infos = vec_env.step(actions.numpy())
+        done = torch.from_numpy(np.asarray(terminated, bool) | np.asarray(truncated, bool))
+        rewards_t = torch.from_numpy(np.asarray(rewards, np.float32))
+        episode_start = done | torch.tensor([bool(info.get("episode_start", False)) for info in infos])
+        reset = done
+        prev_action = torch.where(reset, 0, actions)
+        prev_reward = torch.where(reset, 0.0, rewards_t / reward_scale)
+        obs = torch.from_numpy(np.asarray(next_obs))
+        for i, info in enumerate(infos):
+            if "inner_episode" in info:
+                running[i].append(float(info["inner_episode"]["return"]))
+            if done[i]:
+                if "episode_in_trial" not in info:
+                    raise ValueError("within-trial evaluation needs TrialEnvs (info['episode_in_trial'] missing)")
+                k = max(k, len(running[i]))
+                if quota[i] > 0:
+                    finished.setdefault(str(info["task"]), []).append(running[i])
+                    quota[i] -= 1
+                running[i] = []
+    return WithinTrialCurve(
+        episodes_per_trial=k, overall=stats_of(np.array([t for ts in finished.values() for t in ts])),
+        greedy=greedy, per_task={task: stats_of(np.array(ts)) for task, ts in sorted(finished.items())})
+
+
+def save_curve(path: Path, curve: WithinTrialCurve) -> None:
+    atomic_write_text(Path(path), json.dumps(asdict(curve), indent=1) + "\n")
+
+
+def load_curve(path: Path) -> WithinTrialCurve:
+    """Read a curve file; a broken one raises ValueError naming the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        return WithinTrialCurve(
+            episodes_per_trial=int(data["episodes_per_trial"]), overall=EpisodeIndexStats(**data["overall"]),
+            per_task={task: EpisodeIndexStats(**s) for task, s in data.get("per_task", {}).items()},
+            greedy=bool(data.get("greedy", False)))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a within-trial curve ({exc}); re-create it with `workbench rl2-eval`") from exc

@@ -1,0 +1,234 @@
+"""The run directory: the truth about a run, readable by the GUI while the trainer writes it.
+
+    <runs_dir()>/<name>/
+        config.toml        the resolved preset (level set + every setting), as `catalog.presets` writes it
+        status.json        {"state": running|paused|finished|failed|stopped, "error", "pid", "heartbeat", ...}
+        metrics.sqlite     WAL mode; tables `updates` (one row per PPO update) and `episodes` (one per episode)
+        tb/                TensorBoard event files (the same scalars)
+        checkpoints/       ckpt_<update>.pt (last N) + best.pt      (see checkpoint.py)
+        episodes/          recorded .bk2 movies (+ sidecars), paths in the episodes table are relative to the run
+        transfer/          results of `workbench transfer --from <run>`
+
+Every episode row carries the update its rollout fed, so a resumed run deletes rows after its checkpoint's
+update (`truncate_after`) and its history has no duplicated or missing updates.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from workbench.engine.records import EpisodeRecord
+from workbench.paths import atomic_write_text, runs_dir
+
+if TYPE_CHECKING:
+    from workbench.catalog.presets import Preset
+
+CONFIG_NAME = "config.toml"
+STATUS_NAME = "status.json"
+DB_NAME = "metrics.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS updates (
+    "update" INTEGER PRIMARY KEY, global_step INTEGER NOT NULL, wall_time REAL NOT NULL, metrics TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS episodes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, "update" INTEGER NOT NULL, global_step INTEGER NOT NULL,
+    env_index INTEGER NOT NULL, level TEXT NOT NULL, episode_return REAL NOT NULL, length INTEGER NOT NULL,
+    truncated INTEGER NOT NULL, seed INTEGER NOT NULL, movie_path TEXT, wall_time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS episodes_update ON episodes("update");
+"""
+
+
+class RunStoreError(Exception):
+    """Not a run directory, or one that cannot be read; the message names the path."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    path: Path
+    name: str
+    state: str
+    global_step: int
+    modified: float
+
+
+class RunStore:
+    """Writer (trainer) and reader (GUI, CLI) of one run directory."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    # -- layout ------------------------------------------------------------------------------
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def episodes_dir(self) -> Path:
+        return self.path / "episodes"
+
+    @property
+    def tb_dir(self) -> Path:
+        return self.path / "tb"
+
+    @property
+    def transfer_dir(self) -> Path:
+        return self.path / "transfer"
+
+    # -- creation / opening --------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path, preset: "Preset") -> "RunStore":
+        """A new run directory; refuses to reuse one that already holds a run (nothing saved is overwritten)."""
+        path = Path(path)
+        if (path / CONFIG_NAME).exists():
+            raise RunStoreError(f"{path} already holds a run; pick another --run-name or continue it with "
+                                f"--resume {path.name}")
+        path.mkdir(parents=True, exist_ok=True)
+        store = cls(path)
+        store.checkpoints_dir.mkdir(exist_ok=True)
+        store.episodes_dir.mkdir(exist_ok=True)
+        from workbench.catalog.presets import preset_to_toml
+
+        atomic_write_text(path / CONFIG_NAME, preset_to_toml(preset, header=f"Run {path.name}: resolved preset"))
+        store.write_status("created")
+        store._connect()
+        return store
+
+    @classmethod
+    def open(cls, path: Path | str) -> "RunStore":
+        path = resolve_run(path)
+        return cls(path)
+
+    def config(self) -> "Preset":
+        """The run's resolved preset."""
+        from workbench.catalog.presets import PresetError, load_preset
+
+        try:
+            return load_preset(self.path / CONFIG_NAME)
+        except PresetError as exc:
+            raise RunStoreError(f"{exc} (the run's settings file; fix it or start a new run)") from None
+
+    # -- status --------------------------------------------------------------------------------
+    def write_status(self, state: str, error: str | None = None, **extra: Any) -> None:
+        status = {"state": state, "error": error, "pid": os.getpid(), "heartbeat": time.time(), **extra}
+        atomic_write_text(self.path / STATUS_NAME, json.dumps(status))
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / STATUS_NAME).read_text())
+        except (OSError, ValueError):
+            return {"state": "unknown", "error": None, "pid": None, "heartbeat": None}
+
+    # -- metrics -------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self.path / DB_NAME, check_same_thread=False, timeout=10)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        return self._db
+
+    def log_update(self, update: int, global_step: int, metrics: dict[str, float],
+                   episodes: Iterable[EpisodeRecord] = ()) -> None:
+        """One update and the episodes its rollout finished, in one transaction."""
+        now = time.time()
+        with self._lock:
+            db = self._connect()
+            with db:
+                db.execute('INSERT OR REPLACE INTO updates ("update", global_step, wall_time, metrics) '
+                           "VALUES (?, ?, ?, ?)", (update, global_step, now, json.dumps(metrics)))
+                db.executemany(
+                    'INSERT INTO episodes ("update", global_step, env_index, level, episode_return, length, '
+                    "truncated, seed, movie_path, wall_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(update, e.global_step, e.env_index, e.level, e.episode_return, e.length, int(e.truncated),
+                      e.seed, e.movie_path, now) for e in episodes])
+
+    def truncate_after(self, update: int) -> None:
+        """Forget updates and episodes after `update` (resume from that update's checkpoint)."""
+        with self._lock:
+            db = self._connect()
+            with db:
+                db.execute('DELETE FROM updates WHERE "update" > ?', (update,))
+                db.execute('DELETE FROM episodes WHERE "update" > ?', (update,))
+
+    def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        file = self.path / DB_NAME
+        if not file.exists():
+            return []
+        db = sqlite3.connect(f"file:{file}?mode=ro", uri=True, timeout=10)
+        try:
+            db.row_factory = sqlite3.Row
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def updates(self, after: int = -1) -> list[dict[str, Any]]:
+        """Rows {update, global_step, wall_time, <metric>: value, ...} in update order."""
+        rows = self._read('SELECT "update", global_step, wall_time, metrics FROM updates WHERE "update" > ? '
+                          'ORDER BY "update"', (after,))
+        return [{"update": r["update"], "global_step": r["global_step"], "wall_time": r["wall_time"],
+                 **json.loads(r["metrics"])} for r in rows]
+
+    def episodes(self, after_id: int = 0) -> list[dict[str, Any]]:
+        """Rows {id, update, global_step, env_index, level, episode_return, length, truncated, seed,
+        movie_path, wall_time} in the order they finished."""
+        rows = self._read("SELECT * FROM episodes WHERE id > ? ORDER BY id", (after_id,))
+        return [dict(r) | {"truncated": bool(r["truncated"])} for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return cleaned or "run"
+
+
+def new_run_dir(name: str | None = None, prefix: str = "run") -> Path:
+    """A fresh directory path under runs_dir(): the given name, or `<prefix>-<date>-<time>`, made unique."""
+    root = runs_dir()
+    base = _safe_name(name) if name else f"{_safe_name(prefix)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if name and (root / base / CONFIG_NAME).exists():
+        raise RunStoreError(f"a run named {base!r} already exists in {root}; pick another --run-name or "
+                            f"continue it with --resume {base}")
+    path, i = root / base, 1
+    while path.exists() and any(path.iterdir()):
+        i += 1
+        path = root / f"{base}-{i}"
+    return path
+
+
+def resolve_run(run: Path | str) -> Path:
+    """A run given as a path or as a name under runs_dir()."""
+    candidates = [Path(run), runs_dir() / str(run)]
+    for path in candidates:
+        if (path / CONFIG_NAME).is_file():
+            return path
+    raise RunStoreError(f"no run at {run!r} (looked in {candidates[0]} and {candidates[1]}); "
+                        "give a run directory or a run name from `workbench runs`")
+
+
+def list_runs(root: Path | None = None) -> list[RunInfo]:
+    """Runs under `root` (default runs_dir()), newest first."""
+    root = Path(root) if root else runs_dir()
+    if not root.is_dir():
+        return []
+    runs = []
+    for path in root.iterdir():
+        if (path / CONFIG_NAME).is_file():
+            status = RunStore(path).status()
+            modified = max((path / n).stat().st_mtime for n in (CONFIG_NAME, STATUS_NAME) if (path / n).exists())
+            runs.append(RunInfo(path, path.name, str(status.get("state")), int(status.get("global_step") or 0),
+                                modified))
+    return sorted(runs, key=lambda r: r.modified, reverse=True)

@@ -1,0 +1,493 @@
+"""A vectorised env with one worker process per env and its arrays in shared memory.
+
+Per step the parent writes the actions into shared memory and sends each worker one byte; the worker steps,
+writes observation, reward, terminated and truncated into shared memory and answers with its pickled info
+dict (small). No array is pickled per step, except `final_obs` at an episode's end.
+
+Auto-reset is same-step (as in SB3): when env i's episode ends, `step_wait` returns the *first observation of
+the next episode* for it, `terminated[i]`/`truncated[i]` tell how the old one ended, and
+`infos[i]["final_obs"]` holds the old episode's last observation (bootstrap from it on truncation).
+`infos[i]["level"]` names the level env i played that step (for envs that have levels).
+
+Frames: `watch(i)` makes env i (only it) copy its newest full-size RGB frame into a shared-memory segment after
+every step; `frame()` reads it here and `FrameReader(frame_shm_name())` reads it from any other process. Each
+env has its own slot guarded by a seqlock (header: sequence, frame counter, height, width, channels; the
+sequence is odd while the worker writes), so a reader never returns a torn frame.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import secrets
+import signal
+import sys
+import traceback
+import weakref
+from contextlib import contextmanager
+from multiprocessing import resource_tracker
+from multiprocessing.shared_memory import SharedMemory
+from typing import Callable, Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from workbench.paths import SHM_PREFIX
+
+_STEP, _RESET, _CLOSE = b"s", b"r", b"c"
+_OK, _ERR = 0x6F, 0x65  # b"o", b"e": first byte of a worker's answer
+
+FRAME_HEADER_WORDS = 8
+"""int64 words: global header = [n_envs, slot_bytes, watched index (-1: none), 0...]; each slot's header =
+[sequence, frame counter, height, width, channels, 0...] followed by slot_bytes of frame data."""
+DEFAULT_FRAME_BYTES = 480 * 640 * 3
+"""Frame slot capacity when the envs report smaller frames (tmpfs pages are only used when written)."""
+
+
+class WorkerDiedError(RuntimeError):
+    """An env worker exited (crash, kill) or its env raised; `error_text` is the worker's traceback if any."""
+
+    def __init__(self, env_index: int, exitcode: int | None, error_text: str = ""):
+        self.env_index, self.exitcode, self.error_text = env_index, exitcode, error_text
+        if exitcode is not None and exitcode < 0:
+            how = f"was killed by signal {-exitcode} ({_signal_name(-exitcode)})"
+        elif exitcode is None:
+            how = "stopped answering"
+        else:
+            how = f"exited with code {exitcode}"
+        last = error_text.strip().splitlines()[-1] if error_text.strip() else ""
+        super().__init__(f"env worker {env_index} {how}" + (f": {last}" if last else ""))
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return "unknown"
+
+
+@contextmanager
+def _untracked():
+    """Attach to a segment without registering it with this process's resource tracker: the creating process
+    owns (and unlinks) it; a second registration would unlink or warn about it when the attacher exits."""
+    original = resource_tracker.register
+    resource_tracker.register = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        resource_tracker.register = original
+
+
+def attach_shm(name: str) -> SharedMemory:
+    with _untracked():
+        return SharedMemory(name=name)
+
+
+def _frame_views(buf, n_envs: int, slot_bytes: int):
+    """(global header, [(slot header, slot data)]) numpy views of a frame segment."""
+    words = FRAME_HEADER_WORDS
+    head = np.ndarray((words,), np.int64, buf, 0)
+    slots = []
+    stride = words * 8 + slot_bytes
+    for i in range(n_envs):
+        offset = words * 8 + i * stride
+        slots.append((np.ndarray((words,), np.int64, buf, offset),
+                      np.ndarray((slot_bytes,), np.uint8, buf, offset + words * 8)))
+    return head, slots
+
+
+def _frame_segment_size(n_envs: int, slot_bytes: int) -> int:
+    return FRAME_HEADER_WORDS * 8 + n_envs * (FRAME_HEADER_WORDS * 8 + slot_bytes)
+
+
+def _write_frame(slot, frame: np.ndarray) -> None:
+    header, data = slot
+    if frame.nbytes > data.nbytes:
+        return  # larger than the slot: skip rather than write a cropped frame
+    header[0] += 1  # odd: writing
+    data[:frame.nbytes] = frame.reshape(-1).view(np.uint8)
+    h, w = frame.shape[:2]
+    header[1] += 1
+    header[2], header[3], header[4] = h, w, frame.shape[2] if frame.ndim == 3 else 1
+    header[0] += 1  # even: stable
+
+
+def _read_frame(slot, tries: int = 1000) -> tuple[int, np.ndarray] | None:
+    header, data = slot
+    for _ in range(tries):
+        seq = int(header[0])
+        if seq & 1:
+            continue
+        counter, h, w, c = (int(x) for x in header[1:5])
+        if counter == 0:
+            return None
+        frame = data[:h * w * c].copy()
+        if int(header[0]) == seq:
+            return counter, frame.reshape((h, w, c) if c > 1 else (h, w))
+    return None
+
+
+class FrameReader:
+    """Reads the watched env's newest frame from another process (the GUI): `FrameReader(vec.frame_shm_name())`.
+
+    `read()` returns (frame counter, (H, W, 3) uint8 copy) or None when no frame is there yet; a counter that did
+    not change means the same frame as last time.
+    """
+
+    def __init__(self, name: str):
+        self._shm = attach_shm(name)
+        head = np.ndarray((FRAME_HEADER_WORDS,), np.int64, self._shm.buf, 0)
+        n_envs, slot_bytes = int(head[0]), int(head[1])
+        self._head, self._slots = _frame_views(self._shm.buf, n_envs, slot_bytes)
+
+    @property
+    def watched(self) -> int | None:
+        index = int(self._head[2])
+        return None if index < 0 else index
+
+    def read(self) -> tuple[int, np.ndarray] | None:
+        index = self.watched
+        return None if index is None else _read_frame(self._slots[index])
+
+    def close(self) -> None:
+        if self._shm is not None:
+            self._head = self._slots = None  # drop views before closing the mapping
+            self._shm.close()
+            self._shm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# -- worker -------------------------------------------------------------------------------------------
+def _worker(index: int, thunk_bytes: bytes, conn) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (Ctrl-C hits the group)
+    env = None
+    exit_code = 0
+    segments: list[SharedMemory] = []
+    try:
+        import cloudpickle
+
+        env = cloudpickle.loads(thunk_bytes)()
+        get_frame = getattr(env.unwrapped, "get_frame", None)
+        frame_bytes = int(np.asarray(get_frame()).nbytes) if get_frame is not None else 0
+        _reply(conn, (env.observation_space, env.action_space, frame_bytes))
+        names, n_envs, slot_bytes = conn.recv()
+        for name in names:
+            segments.append(attach_shm(name))
+        obs_space, act_space = env.observation_space, env.action_space
+        obs = np.ndarray((n_envs,) + obs_space.shape, obs_space.dtype, segments[0].buf)[index]
+        act_shape, act_dtype = _action_layout(act_space)
+        actions = np.ndarray((n_envs,) + act_shape, act_dtype, segments[1].buf)
+        scalars = np.ndarray((3, n_envs), np.float32, segments[2].buf)
+        head, slots = _frame_views(segments[3].buf, n_envs, slot_bytes)
+        slot = slots[index]
+        discrete = isinstance(act_space, gym.spaces.Discrete)
+        level = None
+
+        def publish(observation):
+            obs[...] = observation
+            if get_frame is not None and head[2] == index:
+                _write_frame(slot, np.asarray(get_frame()))
+
+        while True:
+            cmd = conn.recv_bytes()
+            op = cmd[:1]
+            if op == _STEP:
+                action = int(actions[index]) if discrete else actions[index].copy()
+                observation, reward, terminated, truncated, info = env.step(action)
+                if level is not None:
+                    info["level"] = level  # the level this step was played on (before any auto-reset)
+                if terminated or truncated:
+                    info["final_obs"] = observation
+                    observation, reset_info = env.reset()
+                    level = _level_of(env)
+                    if level is not None:
+                        reset_info["level"] = level
+                    info["reset_info"] = reset_info
+                scalars[0, index] = reward
+                scalars[1, index] = terminated
+                scalars[2, index] = truncated
+                publish(observation)
+                _reply(conn, info)
+            elif op == _RESET:
+                seed = int(cmd[1:]) if len(cmd) > 1 else None
+                observation, info = env.reset(seed=seed)
+                level = _level_of(env)
+                if level is not None:
+                    info["level"] = level
+                publish(observation)
+                _reply(conn, info)
+            elif op == _CLOSE:
+                break
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the parent went away
+    except BaseException:
+        try:
+            conn.send_bytes(b"e" + traceback.format_exc().encode("utf-8", "replace"))
+        except (OSError, ValueError):
+            pass
+        exit_code = 1
+    finally:
+        if env is not None:
+            try:
+                env.close()
+            except Exception:
+                pass
+        obs = actions = scalars = head = slots = slot = None  # views must go before the mappings close
+        for segment in segments:
+            try:
+                segment.close()
+            except BufferError:
+                pass
+    if exit_code:
+        sys.exit(exit_code)
+
+
+def _reply(conn, payload) -> None:
+    conn.send_bytes(b"o" + pickle.dumps(payload, pickle.HIGHEST_PROTOCOL))
+
+
+def _level_of(env) -> str | None:
+    level = getattr(env.unwrapped, "level", None)
+    return None if level is None else str(level)
+
+
+def _action_layout(space: gym.Space) -> tuple[tuple[int, ...], np.dtype]:
+    if isinstance(space, gym.spaces.Discrete):
+        return (), np.dtype(np.int64)
+    if space.shape is None:
+        raise ValueError(f"ShmVecEnv needs an action space with a fixed shape (got {space})")
+    return tuple(space.shape), np.dtype(space.dtype)
+
+
+def _cleanup(processes, conns, segments) -> None:
+    """Stop workers (politely, then by force), close pipes and unlink every segment. Safe to call twice."""
+    for conn in conns:
+        try:
+            conn.send_bytes(_CLOSE)
+        except (OSError, ValueError):
+            pass
+    for proc in processes:
+        proc.join(timeout=3)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=2)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    for conn in conns:
+        conn.close()
+    for segment in segments:
+        try:
+            segment.close()
+        except BufferError:
+            pass
+        try:
+            segment.unlink()
+        except FileNotFoundError:
+            pass
+    processes.clear()
+    conns.clear()
+    segments.clear()
+
+
+# -- parent -------------------------------------------------------------------------------------------
+class ShmVecEnv:
+    """`len(env_fns)` envs, each in its own process; see the module docstring for the step protocol.
+
+    - `reset(seed=None) -> obs`: seed s gives env i the seed s + i (a list gives one seed per env).
+      `reset_infos[i]` holds env i's newest reset info (also after an auto-reset; it names the level now played).
+    - `step(actions) -> (obs, rewards, terminated, truncated, infos)`, or `step_async` + `step_wait`.
+      Returned arrays are copies (obs (n, *obs_shape) of the obs dtype, rewards float32, flags bool): they stay
+      valid after the next step.
+    - A worker that dies or whose env raises makes `step_wait`/`reset` raise `WorkerDiedError` within
+      `timeout_s` (immediately when the process is gone); `close()` then still cleans up.
+    - `env_fns` are any picklable zero-argument callables returning a Gymnasium env (pickled with cloudpickle,
+      so lambdas and closures work too).
+    """
+
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], context: str = "spawn",
+                 frame_shape: tuple[int, ...] | None = None, timeout_s: float = 120.0):
+        import cloudpickle
+
+        if not env_fns:
+            raise ValueError("ShmVecEnv needs at least one env function")
+        self.num_envs = len(env_fns)
+        self.timeout_s = timeout_s
+        self.closed = False
+        self._waiting = False
+        self._broken: WorkerDiedError | None = None
+        self._processes: list = []
+        self._conns: list = []
+        self._segments: list[SharedMemory] = []
+        self._finalizer = weakref.finalize(self, _cleanup, self._processes, self._conns, self._segments)
+        self.reset_infos: list[dict] = [{} for _ in range(self.num_envs)]
+        ctx = mp.get_context(context)
+        try:
+            for i, fn in enumerate(env_fns):
+                parent_conn, child_conn = ctx.Pipe(duplex=True)
+                proc = ctx.Process(target=_worker, args=(i, cloudpickle.dumps(fn), child_conn),
+                                   name=f"wb-env-{i}", daemon=True)
+                proc.start()
+                child_conn.close()
+                self._processes.append(proc)
+                self._conns.append(parent_conn)
+            spaces = [self._receive(i) for i in range(self.num_envs)]
+            self.observation_space, self.action_space, _ = spaces[0]
+            if not isinstance(self.observation_space, gym.spaces.Box):
+                raise ValueError(f"ShmVecEnv needs Box observations (got {self.observation_space}); flatten "
+                                 "other spaces with a gymnasium wrapper first")
+            for i, (obs_space, act_space, _) in enumerate(spaces[1:], start=1):
+                if obs_space != self.observation_space or act_space != self.action_space:
+                    raise ValueError(f"env {i} has spaces {obs_space}, {act_space} but env 0 has "
+                                     f"{self.observation_space}, {self.action_space}; all envs of a vec env "
+                                     "must share them (levels with different action sets cannot train together)")
+            self._allocate(max([s[2] for s in spaces] + [_shape_bytes(frame_shape), DEFAULT_FRAME_BYTES]))
+        except BaseException:
+            self.close()
+            raise
+
+    def _allocate(self, slot_bytes: int) -> None:
+        n = self.num_envs
+        obs_space = self.observation_space
+        act_shape, act_dtype = _action_layout(self.action_space)
+        token = f"{SHM_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        sizes = [n * int(np.prod(obs_space.shape, dtype=np.int64)) * np.dtype(obs_space.dtype).itemsize,
+                 n * int(np.prod(act_shape, dtype=np.int64)) * act_dtype.itemsize,
+                 3 * n * 4,
+                 _frame_segment_size(n, slot_bytes)]
+        for part, size in zip(("obs", "act", "rew", "frame"), sizes):
+            self._segments.append(SharedMemory(name=f"{token}_{part}", create=True, size=max(1, size)))
+        bufs = [s.buf for s in self._segments]
+        self._obs = np.ndarray((n,) + obs_space.shape, obs_space.dtype, bufs[0])
+        self._actions = np.ndarray((n,) + act_shape, act_dtype, bufs[1])
+        self._scalars = np.ndarray((3, n), np.float32, bufs[2])
+        self._frame_head, self._frame_slots = _frame_views(bufs[3], n, slot_bytes)
+        self._frame_head[:] = 0
+        self._frame_head[0], self._frame_head[1], self._frame_head[2] = n, slot_bytes, -1
+        names = [s.name for s in self._segments]
+        self._frame_name = names[3]
+        for conn in self._conns:
+            conn.send((names, n, slot_bytes))
+
+    # -- messaging -------------------------------------------------------------------------------
+    def _died(self, i: int, error_text: str = "") -> WorkerDiedError:
+        proc = self._processes[i]
+        proc.join(timeout=2)
+        self._broken = WorkerDiedError(i, proc.exitcode, error_text)
+        return self._broken
+
+    def _wait_readable(self, i: int) -> None:
+        conn, proc = self._conns[i], self._processes[i]
+        waited = 0.0
+        while not conn.poll(0.5):
+            waited += 0.5
+            if not proc.is_alive():
+                raise self._died(i)
+            if waited >= self.timeout_s:
+                self._broken = WorkerDiedError(i, None, f"no answer within {self.timeout_s:.0f} s")
+                raise self._broken
+
+    def _receive(self, i: int):
+        """Worker i's next answer (unpickled), or WorkerDiedError with its traceback."""
+        self._wait_readable(i)
+        try:
+            message = self._conns[i].recv_bytes()
+        except (EOFError, OSError):
+            raise self._died(i) from None
+        if message[0] == _ERR:
+            raise self._died(i, message[1:].decode("utf-8", "replace"))
+        return pickle.loads(message[1:])
+
+    def _check_usable(self) -> None:
+        if self.closed:
+            raise RuntimeError("this ShmVecEnv is closed")
+        if self._broken is not None:
+            raise self._broken
+
+    # -- API -------------------------------------------------------------------------------------
+    def reset(self, seed: int | Sequence[int] | None = None) -> np.ndarray:
+        self._check_usable()
+        if self._waiting:
+            self.step_wait()
+        seeds = [None] * self.num_envs if seed is None else (
+            [seed + i for i in range(self.num_envs)] if isinstance(seed, (int, np.integer)) else list(seed))
+        for conn, s in zip(self._conns, seeds):
+            conn.send_bytes(_RESET + (b"" if s is None else str(int(s)).encode()))
+        self.reset_infos = [self._receive(i) for i in range(self.num_envs)]
+        return self._obs.copy()
+
+    def step_async(self, actions) -> None:
+        self._check_usable()
+        self._actions[...] = np.asarray(actions).reshape(self._actions.shape)
+        for conn in self._conns:
+            conn.send_bytes(_STEP)
+        self._waiting = True
+
+    def step_wait(self):
+        self._check_usable()
+        try:
+            infos = [self._receive(i) for i in range(self.num_envs)]
+        finally:
+            self._waiting = False
+        for i, info in enumerate(infos):
+            if "reset_info" in info:
+                self.reset_infos[i] = info.pop("reset_info")
+        return (self._obs.copy(), self._scalars[0].copy(), self._scalars[1].astype(bool),
+                self._scalars[2].astype(bool), infos)
+
+    def step(self, actions):
+        self.step_async(actions)
+        return self.step_wait()
+
+    # -- frames ----------------------------------------------------------------------------------
+    def watch(self, index: int | None) -> None:
+        """Make env `index` publish its full-size frame after each step (None: no env does)."""
+        if index is not None and not 0 <= index < self.num_envs:
+            raise IndexError(f"env index {index} out of range 0..{self.num_envs - 1}")
+        if not self.closed:
+            self._frame_head[2] = -1 if index is None else index
+
+    @property
+    def watched(self) -> int | None:
+        if self.closed:
+            return None
+        index = int(self._frame_head[2])
+        return None if index < 0 else index
+
+    def frame(self) -> np.ndarray | None:
+        """A copy of the watched env's newest full-size frame, or None (nothing watched or stepped yet)."""
+        index = self.watched
+        if index is None or self.closed:
+            return None
+        result = _read_frame(self._frame_slots[index])
+        return None if result is None else result[1]
+
+    def frame_shm_name(self) -> str:
+        """Name of the frame segment, for `FrameReader` in another process."""
+        return self._frame_name
+
+    # -- lifetime --------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._obs = self._actions = self._scalars = self._frame_head = self._frame_slots = None
+        self._finalizer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __len__(self) -> int:
+        return self.num_envs
+
+
+def _shape_bytes(shape) -> int:
+    return int(np.prod(shape)) if shape else 0

@@ -1,0 +1,256 @@
+"""The workbench window: catalog and level set on the left, the live view and curves in the centre, runs on the
+right. Views get plain models (LevelSet, RunHistory, the supervisor's run handles) and follow their changes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
+                               QWidget)
+
+from workbench.catalog.levels import LevelSet
+from workbench.ui.catalog_panel import CatalogPanel
+from workbench.ui.curves_view import CurvesView
+from workbench.ui.level_set_panel import LevelSetPanel
+from workbench.ui.live_view import LiveView
+from workbench.ui.run_controller import RunController
+from workbench.ui.runs_panel import RunsPanel
+from workbench.ui.transfer_view import TransferView
+
+
+def _load_catalog():
+    from workbench.catalog.catalog import Catalog
+
+    return Catalog()
+
+
+class MainWindow(QMainWindow):
+    close_policy = "ask"
+    """What closing does to runs still going: 'ask', 'stop' or 'leave' (tests and --smoke set it)."""
+
+    def __init__(self, preset_path: Path | None = None, catalog=None, controller: RunController | None = None):
+        super().__init__()
+        from workbench.catalog.presets import Preset
+
+        self.setWindowTitle("Retro Workbench")
+        self.setAcceptDrops(True)
+        self.catalog = catalog if catalog is not None else _load_catalog()
+        self.preset = Preset(name="untitled")
+        self.preset_path: Path | None = None
+        self.controller = controller or RunController(parent=self)
+
+        # panels
+        self.catalog_panel = CatalogPanel(self.catalog)
+        self.level_panel = LevelSetPanel(LevelSet(), self.catalog, self.preset.env)
+        self.runs_panel = RunsPanel(self.controller)
+        self.live_view = LiveView()
+        self.curves = CurvesView()
+        self.transfer_view = TransferView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.curves, "Curves")
+        self.tabs.addTab(self.transfer_view, "Transfer")
+        self.replay_viewer = self._replay_viewer()
+        if self.replay_viewer is not None:
+            self.tabs.addTab(self.replay_viewer, "Replay")
+        centre = QSplitter(Qt.Vertical)
+        centre.addWidget(self.live_view)
+        centre.addWidget(self.tabs)
+        centre.setSizes([430, 330])
+        self.setCentralWidget(centre)
+        self.catalog_dock = self._dock("Catalog", self.catalog_panel, Qt.LeftDockWidgetArea)
+        self.levels_dock = self._dock("Level set", self.level_panel, Qt.LeftDockWidgetArea)
+        self.runs_dock = self._dock("Runs", self.runs_panel, Qt.RightDockWidgetArea)
+        self.resizeDocks([self.catalog_dock, self.runs_dock], [360, 330], Qt.Horizontal)
+        self.resizeDocks([self.catalog_dock, self.levels_dock], [430, 330], Qt.Vertical)
+        self._menus()
+
+        # wiring
+        self.runs_panel.start_requested.connect(self.start_run)
+        self.controller.selected_changed.connect(self._on_selected)
+        self.controller.hello.connect(self._on_hello)
+        self.controller.frame.connect(self.live_view.show_frame)
+        self.controller.step.connect(self.live_view.show_step)
+        self.controller.episode.connect(self._on_history_message)
+        self.controller.update.connect(self._on_history_message)
+        self.live_view.watch_requested.connect(self.controller.watch)
+        self.catalog_panel.import_finished.connect(lambda _r: self.level_panel.revalidate())
+        self._curves_dirty = False
+        self._curves_timer = QTimer(self)
+        self._curves_timer.setInterval(200)  # redraw curves at most 5 times a second
+        self._curves_timer.timeout.connect(self._redraw_curves)
+        self._curves_timer.start()
+
+        if preset_path is not None:
+            self.open_preset(Path(preset_path))
+        self.controller.attach_existing()
+        self.statusBar().showMessage("Ready")
+
+    # -- layout ----------------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_"))
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        dock.setTitleBarWidget(QWidget())  # each panel shows its own title
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for text, shortcut, slot in (
+            ("&Open preset…", QKeySequence.Open, self.choose_preset),
+            ("&Save preset as…", QKeySequence.SaveAs, self.choose_save_path),
+            ("&Import ROMs…", None, self.catalog_panel.choose_import_folder),
+            ("&Quit", QKeySequence.Quit, self.close),
+        ):
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        edit = self.menuBar().addMenu("&Edit")
+        undo = self.level_panel.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.Undo)
+        redo = self.level_panel.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.Redo)
+        edit.addAction(undo)
+        edit.addAction(redo)
+
+    @staticmethod
+    def _replay_viewer():
+        try:
+            from workbench.ui.replay_viewer import ReplayViewer
+        except ImportError:
+            return None
+        try:
+            return ReplayViewer()
+        except Exception:
+            return None
+
+    # -- presets ---------------------------------------------------------------------------------
+    def choose_preset(self) -> None:
+        from workbench.paths import PRESETS_DIR
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open preset", str(PRESETS_DIR), "Presets (*.toml)")
+        if path:
+            self.open_preset(Path(path))
+
+    def open_preset(self, path: Path) -> bool:
+        from workbench.catalog.presets import PresetError, load_preset
+
+        try:
+            preset = load_preset(path)
+        except (PresetError, OSError) as exc:
+            self._problem(f"Cannot open preset: {exc}")
+            return False
+        self.preset = preset
+        self.preset_path = Path(path)
+        self.level_panel.set_level_set(preset.levels)
+        self.level_panel.set_env_config(preset.env)
+        self.runs_panel.form.set_values(preset)
+        self.setWindowTitle(f"Retro Workbench — {preset.name} ({path.name})")
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def current_preset(self):
+        """The preset as edited: level set from the editor, settings from the form."""
+        preset = self.preset.copy()
+        preset.levels = self.level_panel.level_set.copy()
+        self.runs_panel.form.apply_to(preset)
+        return preset
+
+    def choose_save_path(self) -> None:
+        from workbench.catalog.presets import user_presets_dir
+
+        start = str(user_presets_dir() / f"{self.preset.name or 'preset'}.toml")
+        path, _ = QFileDialog.getSaveFileName(self, "Save preset as", start, "Presets (*.toml)")
+        if path:
+            self.save_preset(Path(path), overwrite=True)  # the dialog already asked about replacing
+
+    def save_preset(self, path: Path, overwrite: bool = False) -> bool:
+        from workbench.catalog.presets import PresetError, save_preset
+
+        preset = self.current_preset()
+        preset.name = path.stem
+        try:
+            save_preset(preset, path, overwrite=overwrite)
+        except (PresetError, OSError) as exc:
+            self._problem(f"Not saved: {exc}")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def dragEnterEvent(self, event) -> None:
+        if any(url.toLocalFile().endswith(".toml") for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.toLocalFile().endswith(".toml"):
+                self.open_preset(Path(url.toLocalFile()))
+                event.acceptProposedAction()
+                return
+
+    def _problem(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
+        if self.isVisible() and not getattr(self, "quiet", False):
+            box = QMessageBox(QMessageBox.Warning, "Retro Workbench", text, QMessageBox.Ok, self)
+            box.open()
+
+    # -- runs ------------------------------------------------------------------------------------
+    def start_run(self, name: str = ""):
+        preset = self.current_preset()
+        errors = [f"{lv}: {msg}" for lv, msgs in self.level_panel.problems.items() for sev, msg in msgs
+                  if sev == "error"]
+        if not preset.levels.train:
+            errors.insert(0, "add at least one training level (drag one from the catalog)")
+        if errors:
+            self._problem("Cannot start: " + errors[0])
+            return None
+        handle = self.controller.start(preset, name or preset.name)
+        self.statusBar().showMessage(f"Started {handle.name}", 5000)
+        return handle
+
+    def _on_selected(self, handle) -> None:
+        self.live_view.set_run(handle.name if handle is not None else None)
+        self.curves.show_history(self.controller.history(handle) if handle is not None else None)
+        self.transfer_view.load_run(handle.run_dir if handle is not None else None)
+        if handle is not None and handle.hello is not None:
+            self._on_hello(handle.hello)
+
+    def _on_hello(self, hello) -> None:
+        self.live_view.set_actions(hello.action_labels, hello.n_envs, hello.watched)
+
+    def _on_history_message(self, handle, _message) -> None:
+        if handle is self.controller.selected:
+            self._curves_dirty = True
+
+    def _redraw_curves(self) -> None:
+        if self._curves_dirty:
+            self._curves_dirty = False
+            self.curves.refresh()
+
+    # -- closing ---------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        active = self.controller.supervisor.active()
+        stop_runs = True
+        if active:
+            policy = self.close_policy
+            if policy == "ask":
+                box = QMessageBox(QMessageBox.Question, "Runs are still going",
+                                  f"{len(active)} run(s) are still training. Stop them, or leave them running "
+                                  "in the background (reopen the workbench to follow them again)?",
+                                  parent=self)
+                stop = box.addButton("Stop runs", QMessageBox.DestructiveRole)
+                leave = box.addButton("Leave running", QMessageBox.AcceptRole)
+                box.addButton(QMessageBox.Cancel)
+                box.exec()
+                if box.clickedButton() not in (stop, leave):
+                    event.ignore()
+                    return
+                policy = "stop" if box.clickedButton() is stop else "leave"
+            stop_runs = policy == "stop"
+        self._curves_timer.stop()
+        self.controller.shutdown(stop_runs)
+        event.accept()

@@ -1,0 +1,116 @@
+"""The GUI's side of the runs: a QTimer polls the supervisor (30 Hz), keeps each run's history and hands
+views the newest frame and messages. Nothing here blocks and nothing a run sends can raise into Qt."""
+from __future__ import annotations
+
+import traceback
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from workbench.bridge import protocol
+from workbench.bridge.supervisor import FINAL_STATES, RunHandle, Supervisor
+from workbench.ui.run_history import RunHistory
+
+POLL_HZ = 30
+
+
+class RunController(QObject):
+    runs_changed = Signal()
+    """A run was added or changed state."""
+    selected_changed = Signal(object)
+    """The run the live view follows (RunHandle or None)."""
+    frame = Signal(object)
+    """The selected run's newest frame (H, W, 3 uint8)."""
+    step = Signal(object)
+    """The selected run's `protocol.StepSummary`."""
+    episode = Signal(object, object)
+    """(handle, protocol.Episode) of any run."""
+    update = Signal(object, object)
+    """(handle, protocol.Update) of any run."""
+    hello = Signal(object)
+    """The selected run (re)connected: its `protocol.Hello` (action labels, n_envs)."""
+
+    def __init__(self, supervisor: Supervisor | None = None, parent=None):
+        super().__init__(parent)
+        self.supervisor = supervisor or Supervisor()
+        self.histories: dict[str, RunHistory] = {}
+        self.selected: RunHandle | None = None
+        self.frames_drawn = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(int(1000 / POLL_HZ))
+        self._timer.timeout.connect(self.tick)
+        self._timer.start()
+
+    # -- runs ----------------------------------------------------------------------------------
+    def start(self, preset, name: str | None = None) -> RunHandle:
+        handle = self.supervisor.start(preset, name)
+        self.histories[handle.name] = RunHistory()
+        self.runs_changed.emit()
+        self.select(handle)
+        return handle
+
+    def attach_existing(self) -> list[RunHandle]:
+        found = self.supervisor.attach_existing()
+        for handle in found:
+            self.histories[handle.name] = RunHistory.load(handle.run_dir)
+        if found:
+            self.runs_changed.emit()
+            live = [h for h in found if h.state not in FINAL_STATES]
+            if self.selected is None:
+                self.select((live or found)[-1])
+        return found
+
+    def handles(self) -> list[RunHandle]:
+        return list(self.supervisor.runs.values())
+
+    def history(self, handle: RunHandle) -> RunHistory:
+        return self.histories.setdefault(handle.name, RunHistory())
+
+    def select(self, handle: RunHandle | None) -> None:
+        if handle is self.selected:
+            return
+        self.selected = handle
+        self.selected_changed.emit(handle)
+        if handle is not None and handle.hello is not None:
+            self.hello.emit(handle.hello)
+
+    def watch(self, env_index: int) -> None:
+        if self.selected is not None:
+            self.selected.watch(env_index)
+
+    # -- the timer -----------------------------------------------------------------------------
+    def tick(self) -> None:
+        try:
+            self._tick()
+        except Exception:  # a run must never take the window down
+            traceback.print_exc()
+
+    def _tick(self) -> None:
+        changed = False
+        for handle, message in self.supervisor.poll():
+            if isinstance(message, protocol.Episode):
+                self.history(handle).add_episode(message.global_step, message.level, message.episode_return)
+                self.episode.emit(handle, message)
+            elif isinstance(message, protocol.Update):
+                if self.history(handle).add_update(message.update, message.global_step, message.metrics):
+                    self.update.emit(handle, message)
+                changed = True
+            elif isinstance(message, protocol.StepSummary):
+                if handle is self.selected:
+                    self.step.emit(message)
+            elif isinstance(message, protocol.Hello):
+                if handle is self.selected:
+                    self.hello.emit(message)
+                changed = True
+            elif isinstance(message, (protocol.Status, protocol.RunFailed)):
+                changed = True
+        if self.selected is not None:
+            frame = self.selected.frame()
+            if frame is not None:
+                self.frames_drawn += 1
+                self.frame.emit(frame)
+        if changed:
+            self.runs_changed.emit()
+
+    def shutdown(self, stop_runs: bool) -> None:
+        self._timer.stop()
+        self.supervisor.shutdown(stop_runs)

@@ -1,0 +1,44 @@
+"""What the GUI knows of one run's past: episodes and updates, from the run store and then from live messages.
+Plain Python (no Qt)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunHistory:
+    episodes: list[tuple[int, str, float]] = field(default_factory=list)
+    """(global_step, level, return) in the order they finished."""
+    updates: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    """(global_step, metrics)."""
+    last_update: int = -1
+
+    @classmethod
+    def load(cls, run_dir) -> "RunHistory":
+        """Read what the run store has so far; an unreadable store gives an empty history (never raises)."""
+        history = cls()
+        try:
+            from workbench.engine.run_store import RunStore
+
+            store = RunStore(run_dir)
+            for row in store.updates():
+                metrics = {k: float(v) for k, v in row.items()
+                           if k not in ("update", "global_step", "wall_time") and isinstance(v, (int, float))}
+                history.updates.append((int(row["global_step"]), metrics))
+                history.last_update = max(history.last_update, int(row["update"]))
+            for row in store.episodes():
+                history.episodes.append((int(row["global_step"]), str(row["level"]), float(row["episode_return"])))
+        except Exception:
+            pass
+        return history
+
+    def add_episode(self, global_step: int, level: str, episode_return: float) -> None:
+        self.episodes.append((global_step, level, episode_return))
+
+    def add_update(self, update: int, global_step: int, metrics: dict[str, float]) -> bool:
+        """False when the store already gave us this update (messages that overlap a re-attach)."""
+        if update <= self.last_update:
+            return False
+        self.last_update = update
+        self.updates.append((global_step, dict(metrics)))
+        return True

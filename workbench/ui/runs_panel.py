@@ -1,0 +1,129 @@
+"""Runs: the settings form, Start / Pause / Resume / Stop, and the list of runs with their state (several at
+once; a failed run shows its error)."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from workbench.ui.settings_form import SettingsForm
+
+STATE_COLORS = {"running": "#7ed491", "paused": "#e0b040", "finished": "#6fa8ff", "stopped": "#9aa4b5",
+                "failed": "#ff6b6b", "starting": "#c0c6d0", "created": "#c0c6d0"}
+
+
+class RunsPanel(QWidget):
+    start_requested = Signal(str)
+    """The user pressed Start (with this run name)."""
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        title = QLabel("Runs")
+        title.setObjectName("panelTitle")
+        layout.addWidget(title)
+        splitter = QSplitter(Qt.Vertical)
+        self.form = SettingsForm()
+        splitter.addWidget(self.form)
+
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        name_row = QHBoxLayout()
+        self.run_name = QLineEdit(placeholderText="run name (optional)")
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("primary")
+        name_row.addWidget(self.run_name, 1)
+        name_row.addWidget(self.start_button)
+        lower_layout.addLayout(name_row)
+        buttons = QHBoxLayout()
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.stop_button = QPushButton("Stop")
+        for button in (self.pause_button, self.resume_button, self.stop_button):
+            buttons.addWidget(button)
+        lower_layout.addLayout(buttons)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Run", "State", "Steps"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        lower_layout.addWidget(self.table, 1)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lower_layout.addWidget(self.error)
+        splitter.addWidget(lower)
+        splitter.setSizes([320, 280])
+        layout.addWidget(splitter, 1)
+
+        self.start_button.clicked.connect(lambda: self.start_requested.emit(self.run_name.text().strip()))
+        self.pause_button.clicked.connect(lambda: self._selected_do("pause"))
+        self.resume_button.clicked.connect(lambda: self._selected_do("resume"))
+        self.stop_button.clicked.connect(lambda: self._selected_do("stop"))
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        controller.runs_changed.connect(self.refresh)
+        controller.selected_changed.connect(lambda _h: self.refresh())
+        self.refresh()
+
+    def _handles(self):
+        return self.controller.handles()
+
+    def _selected_do(self, action: str) -> None:
+        handle = self.controller.selected
+        if handle is not None:
+            getattr(handle, action)()
+
+    def _on_selection(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        handles = self._handles()
+        if rows and rows[0].row() < len(handles):
+            self.controller.select(handles[rows[0].row()])
+        self._update_buttons()
+
+    def refresh(self) -> None:
+        handles = self._handles()
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(handles))
+        for row, handle in enumerate(handles):
+            state = handle.state
+            cells = (handle.name, state, f"{handle.global_step:,}")
+            for col, text in enumerate(cells):
+                item = self.table.item(row, col)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.table.setItem(row, col, item)
+                if item.text() != text:
+                    item.setText(text)
+                if col == 1:
+                    item.setForeground(QBrush(QColor(STATE_COLORS.get(state, "#c0c6d0"))))
+                    item.setToolTip(handle.error or state)
+            if handle is self.controller.selected:
+                self.table.selectRow(row)
+        self.table.blockSignals(False)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        handle = self.controller.selected
+        state = handle.state if handle is not None else ""
+        live = handle is not None and handle.live
+        self.pause_button.setEnabled(live and state == "running")
+        self.resume_button.setEnabled(live and state == "paused")
+        self.stop_button.setEnabled(live and state in ("running", "paused"))
+        self.error.setText(f"{handle.name} failed: {handle.error}" if handle is not None and state == "failed"
+                           else "")
+
+    def state_of(self, name: str) -> str:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).text() == name:
+                return self.table.item(row, 1).text()
+        return ""
