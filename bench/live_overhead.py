@@ -3,7 +3,7 @@ once followed by the workbench window (offscreen unless DISPLAY is set: frames, 
 this one process tree, alternating. Agent steps/s comes from the run store (updates' global_step over wall time,
 startup excluded).
 
-    .venv/bin/python bench/live_overhead.py [--steps 6144] [--repeats 1]
+    .venv/bin/python bench/live_overhead.py [--steps 2048] [--repeats 1]
 
 Last line: ratio_live_vs_headless=X (live steps/s / headless steps/s; target >= 0.95).
 """
@@ -48,8 +48,14 @@ def steps_per_second(run_dir: Path) -> float:
 def headless(preset) -> float:
     from workbench.bridge.supervisor import Supervisor
 
-    handle = Supervisor().start(preset, "headless")
-    handle.process.wait()  # nobody connects: no frames or messages are streamed
+    supervisor = Supervisor()
+    handle = supervisor.start(preset, "headless")
+    try:
+        handle.process.wait()  # nobody connects: no frames or messages are streamed
+    finally:
+        if handle.process.poll() is None:  # interrupted: never leave a run behind
+            handle.kill()
+            handle.poll()
     return steps_per_second(handle.run_dir)
 
 
@@ -64,12 +70,14 @@ def live(preset, app) -> tuple[float, int]:
     window.runs_panel.form.set_values(preset)
     window.preset = preset
     handle = window.start_run("live")
-    while handle.state not in ("finished", "failed", "stopped") or handle.process_alive():
-        app.processEvents()
-        time.sleep(0.002)
-    frames = window.live_view.frames_shown
-    window.close_policy = "stop"
-    window.close()
+    try:
+        while handle.state not in ("finished", "failed", "stopped") or handle.process_alive():
+            app.processEvents()
+            time.sleep(0.002)
+    finally:
+        frames = window.live_view.frames_shown
+        window.close_policy = "stop"
+        window.close()
     if handle.state != "finished":
         raise SystemExit(f"live run ended {handle.state}: {handle.error}")
     return steps_per_second(handle.run_dir), frames
@@ -77,7 +85,7 @@ def live(preset, app) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=6144)
+    parser.add_argument("--steps", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     os.environ["WORKBENCH_RUNS"] = tempfile.mkdtemp(prefix="wb-bench-live-")

@@ -138,3 +138,57 @@ def test_any_picklable_env_thunk_works():
         np.testing.assert_array_equal(obs[0], [1, 0, 0, 0])  # auto-reset
         assert infos[1]["level"] == "Corridor"
         assert venv.frame() is None
+
+
+class UniformFrames(Corridor):
+    """Corridor whose full-size frame is one grey level that changes every step (a torn read mixes two)."""
+
+    def __init__(self):
+        super().__init__(4, 1000)
+        self.frame = np.zeros((224, 320, 3), np.uint8)
+
+    def step(self, action):
+        self.frame[...] = (self.frame[0, 0, 0] + 1) % 251
+        return super().step(action)
+
+    def get_frame(self):
+        return self.frame
+
+
+@pytest.mark.slow
+def test_frames_read_while_the_worker_writes_are_never_torn():
+    with ShmVecEnv([UniformFrames]) as venv:
+        venv.reset()
+        venv.watch(0)
+        reads = 0
+        for _ in range(300):
+            venv.step_async([2])
+            while not venv._conns[0].poll(0):  # read while the worker steps and writes (a reader without
+                frame = venv.frame()           # the seqlock sees a torn frame here now and then)
+                if frame is not None:
+                    reads += 1
+                    assert frame.min() == frame.max(), "torn frame"
+            venv.step_wait()
+        assert reads > 0 and venv.frame()[0, 0, 0] == 300 % 251
+
+
+class Stuck(Corridor):
+    """Hangs in step (a deadlocked emulator, say)."""
+
+    def step(self, action):
+        import time
+
+        time.sleep(60)
+        return super().step(action)
+
+
+@pytest.mark.slow
+def test_a_worker_that_stops_answering_raises_within_the_timeout():
+    venv = ShmVecEnv([Corridor, Stuck], timeout_s=1.0)
+    try:
+        venv.reset()
+        with pytest.raises(WorkerDiedError, match="env worker 1 stopped answering: no answer within 1 s"):
+            venv.step([0, 0])
+    finally:
+        venv.close()  # terminates the stuck worker
+    assert not any(p.is_alive() for p in venv._processes)

@@ -100,3 +100,33 @@ def test_truncated_sidecar_is_named(recorded, tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ReplayError, match="cut.npz"):
         read_sidecar(bad)
+
+
+def test_movies_without_sidecars_are_indexed_from_the_trainer_episodes_table(recorded, tmp_path):
+    import shutil
+    import sqlite3
+
+    run = tmp_path / "run"
+    rel = "episodes/Airstriker-Genesis-v0_Level1/w00-e000007.bk2"
+    (run / rel).parent.mkdir(parents=True)
+    shutil.copy(recorded.movie, run / rel)
+    con = sqlite3.connect(run / "metrics.sqlite")  # the run store's table, as the trainer fills it
+    con.execute("CREATE TABLE episodes (id INTEGER PRIMARY KEY, \"update\" INTEGER, global_step INTEGER, "
+                "env_index INTEGER, level TEXT, episode_return REAL, length INTEGER, truncated INTEGER, "
+                "seed INTEGER, movie_path TEXT, wall_time REAL)")
+    con.execute("INSERT INTO episodes VALUES (1, 1, 120, 0, ?, 60.0, 120, 1, 3, ?, 0)", (LEVEL, rel))
+    con.commit()
+    con.close()
+    assert rebuild_index(run) == (1, [])
+    (entry,) = list_episodes(run)
+    assert (entry.level, entry.episode_return, entry.length, entry.movie_path) == (LEVEL, 60.0, 120, run / rel)
+
+
+def test_probabilities_survive_storage_to_within_a_quantum(tmp_path):
+    rec = EpisodeRecorder(tmp_path, n_envs=1)
+    probs = np.random.default_rng(0).dirichlet(np.ones(7), 50).astype(np.float32)
+    for t in range(50):
+        rec.on_step(StepRecord(t, np.array([t % 7]), probs[t:t + 1], np.zeros(1, np.float32),
+                               np.zeros(1, np.float32), np.zeros(1, bool), np.zeros(1, bool)))
+    rec.on_episode(EpisodeRecord(50, 0, LEVEL, 0.0, 50, True, movie_path="m/w00-e000000.bk2"))
+    np.testing.assert_allclose(read_sidecar(rec.written[0]).probs, probs, atol=1 / 510 + 1e-6)

@@ -94,7 +94,8 @@ def test_a_level_set_with_a_saved_state_trains_and_records(recorded, tmp_path):
                       "precision": "fp32"},
               "run": {"record_episodes": True, "checkpoint_every": 100, "seed": 1}}
     trainer = Trainer(config, levels.train, run_dir=tmp_path / "run", hooks=Hooks(), in_process=True)
-    recorder = EpisodeRecorder.attach(trainer)
+    recorder = trainer.episode_recorder  # record_episodes = true: the trainer writes sidecars itself
+    assert EpisodeRecorder.attach(trainer) is recorder and trainer.hooks.on_step == [recorder.on_step]
     trainer.run(96)
     assert trainer.update == 2
     all_entries = list_episodes(tmp_path / "run")

@@ -81,3 +81,15 @@ def test_import_folder_runs_off_thread_and_reports_each_file(qtbot, catalog, tmp
     assert results["airstriker.md"] == "present"
     assert results["notes.txt"] in ("unknown", "unreadable")
     assert not panel.importing and panel.import_button.isEnabled()
+
+
+def test_action_space_mismatch_is_flagged_inline(qtbot, catalog, atari_roms):
+    from workbench.engine.config import EnvConfig
+
+    airstriker, pong = Level("Airstriker-Genesis-v0", "Level1"), Level("Pong-Atari2600-v0", "Start")
+    levels = LevelSetPanel(LevelSet([airstriker], [pong]), catalog, EnvConfig())
+    qtbot.addWidget(levels)
+    assert any("action space differs" in m for _, m in levels.problems.get(pong, []))
+    assert not levels.problems.get(airstriker)
+    levels.editor.remove("test", [0])
+    assert not levels.problems

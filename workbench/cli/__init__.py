@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "workbench.cli.catalog_commands",
     "workbench.cli.replay_commands",
     "workbench.cli.train_commands",
+    "workbench.cli.rl2_commands",
 ]
 
 

@@ -168,6 +168,13 @@ def _train(args) -> int:
         progress.done()
     state = "stopped" if trainer.state == "stopped" else "finished"
     print(f"{state} at step {trainer.global_step} (update {trainer.update}); run folder {run_dir}", file=sys.stderr)
+    if preset.run.algorithm == "rl2" and state == "finished":  # RL²'s score: the within-trial curve
+        from workbench.cli.rl2_commands import print_curve, write_within_trial_curve
+
+        print("RL²: playing trials on the evaluation levels for the within-trial curve", file=sys.stderr)
+        curve, path = write_within_trial_curve(run_dir, device=str(trainer.compute.device))
+        print_curve(curve)
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

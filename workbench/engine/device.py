@@ -75,7 +75,10 @@ def resolve_compute(device: str = "auto", precision: str = "auto") -> Compute:
 
 
 def learner_threads() -> int:
-    """Threads for the learner's update: every core this process may use."""
+    """Threads for the learner's update: every core this process may use, or $WORKBENCH_LEARNER_THREADS (tiny
+    networks, e.g. RL²'s bandit GRU, run many times slower on 2 threads than on 1 when the cores are busy)."""
+    if os.environ.get("WORKBENCH_LEARNER_THREADS", "").isdigit():
+        return max(1, int(os.environ["WORKBENCH_LEARNER_THREADS"]))
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

@@ -107,7 +107,6 @@ class Trainer:
                              levels=LevelSet(train=list(self.levels), test=list(test)),
                              **{name: getattr(self.settings, name) for name in SECTIONS})
         self.hooks = hooks or Hooks()
-        self.threads = threads or learner_threads()
         ppo_cfg, run_cfg = self.settings.ppo, self.settings.run
         self.compute = resolve_compute(device or ppo_cfg.device, ppo_cfg.precision)
         self.reward_scale = float(self.settings.env.reward_scale) if env_fns is None else 1.0
@@ -148,12 +147,18 @@ class Trainer:
             self.policy_spec = getattr(policy, "spec", None) or self._default_spec(obs_space, int(act_space.n))
             self.policy = (policy or make_policy(self.policy_spec)).to(self.compute.device)
             rl2 = self.settings.run.algorithm == "rl2"
+            # Small MLPs gain nothing from intra-op threads and suffer badly when the cores are busy.
+            self.threads = threads or (learner_threads() if self.policy_spec.kind == "cnn" else 1)
             self.learner = PPOLearner(self.policy, ppo_cfg, self.compute, self.np_rng,
                                       bptt_steps=self.settings.rl2.bptt_steps if rl2 else None)
             obs_dtype = torch.uint8 if np.dtype(obs_space.dtype) == np.uint8 else torch.float32
             self.buffer = RolloutBuffer(ppo_cfg.n_steps, self.n_envs, obs_space.shape, obs_dtype)
             if self.policy.recurrent:  # states at every step: truncated-BPTT segments start from them
                 self.buffer.states = torch.zeros(ppo_cfg.n_steps, *self.policy.initial_state(self.n_envs).shape)
+            if self.store is not None and run_cfg.record_episodes:
+                from workbench.replay.recorder import EpisodeRecorder  # sidecars + index of recorded episodes
+
+                EpisodeRecorder.attach(self)
             if checkpoint is not None:
                 self._restore(checkpoint)
             elif init_weights is not None:

@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import pickle
 import secrets
+import select
 import signal
 import sys
 import traceback
@@ -40,6 +41,7 @@ _OK, _ERR = 0x6F, 0x65  # b"o", b"e": first byte of a worker's answer
 FRAME_HEADER_WORDS = 8
 """int64 words: global header = [n_envs, slot_bytes, watched index (-1: none), 0...]; each slot's header =
 [sequence, frame counter, height, width, channels, 0...] followed by slot_bytes of frame data."""
+STARTUP_TIMEOUT_S = 300.0
 DEFAULT_FRAME_BYTES = 480 * 640 * 3
 """Frame slot capacity when the envs report smaller frames (tmpfs pages are only used when written)."""
 
@@ -223,7 +225,7 @@ def _worker(index: int, thunk_bytes: bytes, conn) -> None:
                 _reply(conn, info)
             elif op == _CLOSE:
                 break
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+    except (EOFError, ConnectionError, KeyboardInterrupt):
         pass  # the parent went away
     except BaseException:
         try:
@@ -323,6 +325,7 @@ class ShmVecEnv:
         self._broken: WorkerDiedError | None = None
         self._processes: list = []
         self._conns: list = []
+        self._pollers: list = []
         self._segments: list[SharedMemory] = []
         self._finalizer = weakref.finalize(self, _cleanup, self._processes, self._conns, self._segments)
         self.reset_infos: list[dict] = [{} for _ in range(self.num_envs)]
@@ -336,7 +339,11 @@ class ShmVecEnv:
                 child_conn.close()
                 self._processes.append(proc)
                 self._conns.append(parent_conn)
-            spaces = [self._receive(i) for i in range(self.num_envs)]
+                poller = select.poll()
+                poller.register(parent_conn.fileno(), select.POLLIN)
+                self._pollers.append(poller)
+            # start-up (imports, first emulator) may be slow on a busy machine: a generous bound
+            spaces = [self._receive(i, max(self.timeout_s, STARTUP_TIMEOUT_S)) for i in range(self.num_envs)]
             self.observation_space, self.action_space, _ = spaces[0]
             if not isinstance(self.observation_space, gym.spaces.Box):
                 raise ValueError(f"ShmVecEnv needs Box observations (got {self.observation_space}); flatten "
@@ -381,20 +388,20 @@ class ShmVecEnv:
         self._broken = WorkerDiedError(i, proc.exitcode, error_text)
         return self._broken
 
-    def _wait_readable(self, i: int) -> None:
-        conn, proc = self._conns[i], self._processes[i]
+    def _wait_readable(self, i: int, timeout_s: float) -> None:
+        poller, proc = self._pollers[i], self._processes[i]
         waited = 0.0
-        while not conn.poll(0.5):
+        while not poller.poll(500):  # a kept poll object: Connection.poll builds a selector per call
             waited += 0.5
             if not proc.is_alive():
                 raise self._died(i)
-            if waited >= self.timeout_s:
-                self._broken = WorkerDiedError(i, None, f"no answer within {self.timeout_s:.0f} s")
+            if waited >= timeout_s:
+                self._broken = WorkerDiedError(i, None, f"no answer within {timeout_s:g} s")
                 raise self._broken
 
-    def _receive(self, i: int):
+    def _receive(self, i: int, timeout_s: float | None = None):
         """Worker i's next answer (unpickled), or WorkerDiedError with its traceback."""
-        self._wait_readable(i)
+        self._wait_readable(i, self.timeout_s if timeout_s is None else timeout_s)
         try:
             message = self._conns[i].recv_bytes()
         except (EOFError, OSError):
@@ -477,6 +484,7 @@ class ShmVecEnv:
             return
         self.closed = True
         self._obs = self._actions = self._scalars = self._frame_head = self._frame_slots = None
+        self._pollers.clear()
         self._finalizer()
 
     def __enter__(self):

@@ -127,19 +127,42 @@ def recorded_levels(run_dir: Path) -> list[str]:
 
 
 def rebuild_index(run_dir: Path) -> tuple[int, list[str]]:
-    """Re-index every .bk2 under the run directory that has a readable sidecar.
+    """Re-index every .bk2 under the run directory: from its sidecar, else from the trainer's `episodes` row
+    for that movie (then it replays without policy outputs).
 
-    Returns (episodes indexed, problems): a movie without a usable sidecar is reported, not indexed.
+    Returns (episodes indexed, problems): a movie with neither is reported, not indexed.
     """
     run_dir = Path(run_dir)
+    trainer_rows = _trainer_episode_rows(run_dir)
     indexed, problems = 0, []
     for movie in sorted(run_dir.rglob("*.bk2")):
+        if movie.name.startswith("."):
+            continue  # an episode still being recorded
+        rel = movie.relative_to(run_dir).as_posix()
         try:
             meta = read_sidecar(sidecar_path(movie)).meta
         except ReplayError as exc:
-            problems.append(str(exc))
-            continue
-        meta.movie = movie.relative_to(run_dir).as_posix()
+            meta = trainer_rows.get(rel)
+            if meta is None:
+                problems.append(str(exc))
+                continue
+        meta.movie = rel
         add_episode(run_dir, meta)
         indexed += 1
     return indexed, problems
+
+
+def _trainer_episode_rows(run_dir: Path) -> dict[str, EpisodeMeta]:
+    """The run store's `episodes` rows that have a movie, by movie path (empty when there is no such table)."""
+    if not (run_dir / DB_NAME).exists():
+        return {}
+    con = sqlite3.connect(run_dir / DB_NAME, timeout=30)
+    try:
+        rows = con.execute("SELECT movie_path, level, episode_return, length, truncated, seed, env_index, "
+                           "global_step FROM episodes WHERE movie_path IS NOT NULL").fetchall()
+    except sqlite3.Error:
+        return {}
+    finally:
+        con.close()
+    return {r[0]: EpisodeMeta(level=r[1], episode_return=r[2], length=r[3], truncated=bool(r[4]), seed=r[5],
+                              env_index=r[6], global_step=r[7], movie=r[0], complete=False) for r in rows}

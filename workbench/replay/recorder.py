@@ -34,10 +34,15 @@ class EpisodeRecorder:
 
     @classmethod
     def attach(cls, trainer) -> "EpisodeRecorder":
-        """A recorder for a `Trainer` that writes a run store and records episodes, added to its hooks."""
+        """A recorder for a `Trainer` that writes a run store and records episodes, added to its hooks once
+        (the trainer attaches one itself when `run.record_episodes` is on; attaching again returns that one)."""
+        existing = getattr(trainer, "episode_recorder", None)
+        if existing is not None:
+            return existing
         recorder = cls(trainer.store.path, trainer.n_envs, trainer.settings.env.frame_skip, trainer.action_labels)
         trainer.hooks.on_step.append(recorder.on_step)
         trainer.hooks.on_episode.append(recorder.on_episode)
+        trainer.episode_recorder = recorder
         return recorder
 
     def on_step(self, record: StepRecord) -> None:
@@ -75,7 +80,7 @@ def build_sidecar(meta: EpisodeMeta, steps: list[tuple]) -> Sidecar:
     n = len(steps)
     n_actions = len(steps[0][1]) if n else len(meta.action_labels)
     actions = np.fromiter((s[0] for s in steps), dtype=np.int16, count=n)
-    probs = np.array([s[1] for s in steps], dtype=np.float16).reshape(n, n_actions)
+    probs = np.array([s[1] for s in steps], dtype=np.float32).reshape(n, n_actions)
     values = np.fromiter((s[2] for s in steps), dtype=np.float32, count=n)
     rewards = np.fromiter((s[3] for s in steps), dtype=np.float32, count=n)
     # a step the recorder missed at the start still took frame_skip frames

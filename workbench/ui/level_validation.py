@@ -2,18 +2,24 @@
 train/test overlap. Plain Python (no Qt): -> {level: [(severity, message), ...]} plus a summary."""
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 from workbench.catalog.levels import Level, LevelSet
 
 
 def _action_labels(game: str, env_config) -> tuple[str, ...] | None:
+    return _cached_labels(game, getattr(env_config, "action_set", "auto"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_labels(game: str, action_set: str) -> tuple[str, ...] | None:
+    """Resolving reads the game's data files (~0.3 s): once per (game, action set) per session."""
     try:
         from workbench.engine.actions import resolve_action_set
-    except ImportError:
-        return None
-    try:
-        return tuple(resolve_action_set(game, env_config).labels)
+        from workbench.engine.config import EnvConfig
+
+        return tuple(resolve_action_set(game, EnvConfig(action_set=action_set)).labels)
     except Exception:
         return None
 

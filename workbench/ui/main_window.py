@@ -216,6 +216,11 @@ class MainWindow(QMainWindow):
         self.live_view.set_run(handle.name if handle is not None else None)
         self.curves.show_history(self.controller.history(handle) if handle is not None else None)
         self.transfer_view.load_run(handle.run_dir if handle is not None else None)
+        if handle is not None and self.replay_viewer is not None:
+            try:
+                self.replay_viewer.open_run(handle.run_dir)
+            except Exception as exc:  # a run without recorded episodes yet, or an unreadable index
+                self.statusBar().showMessage(f"Replay: {exc}", 5000)
         if handle is not None and handle.hello is not None:
             self._on_hello(handle.hello)
 
@@ -252,5 +257,7 @@ class MainWindow(QMainWindow):
                 policy = "stop" if box.clickedButton() is stop else "leave"
             stop_runs = policy == "stop"
         self._curves_timer.stop()
+        if self.replay_viewer is not None and hasattr(self.replay_viewer, "shutdown"):
+            self.replay_viewer.shutdown()  # its emulator process
         self.controller.shutdown(stop_runs)
         event.accept()

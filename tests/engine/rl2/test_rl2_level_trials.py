@@ -47,10 +47,16 @@ def test_trials_switch_between_two_atari_games(atari_roms):
     env = level_trial_env_thunk(levels, config, episodes_per_trial=2, seed=0)()
     try:
         seen = set()
+        frames = {}
         for _ in range(8):
             _, info, steps, episodes, _ = _play_trial(env, action=1)
             assert steps == 10 and len({e["task"] for e in episodes}) == 1
             seen.add(info["task"])
+            # What a vec env worker reports and shows: the level and screen of the env playing now.
+            assert str(env.unwrapped.level) == info["task"]
+            frames[info["task"]] = env.unwrapped.get_frame().copy()
         assert seen == set(levels)
+        assert all(frame.shape == (210, 160, 3) for frame in frames.values())
+        assert not np.array_equal(*frames.values())  # Pong's screen is not Breakout's
     finally:
         env.close()

@@ -41,6 +41,12 @@ class WithinTrialCurve:
     """Task (`Game-v0:State`) -> its own stats."""
     greedy: bool = False
     """True when actions were the policy's most likely ones instead of samples."""
+    level_list: str = ""
+    """Which of the run's level lists was played ('test' or 'train'); empty outside a run."""
+    checkpoint: str = ""
+    """The checkpoint file evaluated (relative to the run directory)."""
+    global_step: int = 0
+    """Training steps of that checkpoint."""
 
     @property
     def mean(self) -> list[float]:
@@ -126,6 +132,68 @@ def load_curve(path: Path) -> WithinTrialCurve:
         return WithinTrialCurve(
             episodes_per_trial=int(data["episodes_per_trial"]), overall=EpisodeIndexStats(**data["overall"]),
             per_task={task: EpisodeIndexStats(**s) for task, s in data.get("per_task", {}).items()},
-            greedy=bool(data.get("greedy", False)))
+            greedy=bool(data.get("greedy", False)), level_list=str(data.get("level_list", "")),
+            checkpoint=str(data.get("checkpoint", "")), global_step=int(data.get("global_step", 0)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a within-trial curve ({exc}); re-create it with `workbench rl2-eval`") from exc
+
+
+def evaluate_run(run_dir: Path, n_trials: int = 20, *, level_list: str | None = None, checkpoint: Path | None = None,
+                 n_envs: int | None = None, greedy: bool = False, device: str = "cpu",
+                 in_process: bool = False) -> tuple[WithinTrialCurve, Path]:
+    """The within-trial curve of an RL² run, written to `run_dir/rl2_eval.json` (returned with its path).
+
+    Plays the run's test levels (its training levels when it has none, or `level_list`) in trials of the run's
+    K episodes with the newest good checkpoint (or `checkpoint`), in `n_envs` env worker processes (default:
+    the run's ppo.n_envs, at most one per trial). Raises ValueError / CheckpointError / RunStoreError with a
+    message naming the file and the fix."""
+    from workbench.engine import checkpoint as ckpt
+    from workbench.engine.policies import PolicySpec, make_policy
+    from workbench.engine.rl2.trials import level_trial_env_thunk
+    from workbench.engine.run_store import CONFIG_NAME, RunStore
+
+    store = RunStore.open(run_dir)
+    preset = store.config()
+    if level_list is None:
+        level_list = "test" if preset.levels.test else "train"
+    if level_list not in ("test", "train"):
+        raise ValueError(f"unknown level list {level_list!r}; use 'test' or 'train'")
+    levels = list(getattr(preset.levels, level_list))
+    if not levels:
+        raise ValueError(f"{store.path / CONFIG_NAME}: the run has no {level_list} levels to evaluate on")
+    if checkpoint is None:
+        checkpoint, data = ckpt.load_latest(store.checkpoints_dir)
+    else:
+        data = ckpt.load(Path(checkpoint))
+    spec = PolicySpec.from_dict(data.get("policy_spec") or {"kind": "?", "obs_shape": [], "n_actions": 0})
+    if spec.kind != "rl2":
+        raise ValueError(f"{checkpoint} holds a {spec.kind!r} policy, not an RL² one; the within-trial curve needs "
+                         "a run trained with run.algorithm = \"rl2\"")
+    policy = make_policy(spec)
+    policy.load_state_dict(data["model"])
+    policy.to(device).eval()
+    n_envs = max(1, min(n_envs or preset.ppo.n_envs, n_trials))
+    k = preset.rl2.episodes_per_trial
+    seed = preset.run.seed + 777  # trials the training envs did not play
+    env_fns = [level_trial_env_thunk(levels, preset.env, k, seed, i) for i in range(n_envs)]
+    if in_process:
+        from workbench.engine.inproc_vec_env import InProcessVecEnv as VecEnv
+    else:
+        from workbench.engine.vec_env import ShmVecEnv as VecEnv
+    vec_env = VecEnv(env_fns)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in training: the env workers own the cores, inference is one small batch
+    try:
+        curve = evaluate_within_trial(policy, vec_env, n_trials, greedy=greedy, seed=seed,
+                                      reward_scale=preset.env.reward_scale, device=device)
+    finally:
+        torch.set_num_threads(threads)
+        vec_env.close()
+    checkpoint = Path(checkpoint)
+    curve.level_list = level_list
+    curve.checkpoint = (checkpoint.relative_to(store.path) if checkpoint.is_relative_to(store.path)
+                        else checkpoint).as_posix()
+    curve.global_step = int(data.get("global_step", 0))
+    path = store.path / CURVE_FILE
+    save_curve(path, curve)
+    return curve, path

@@ -56,6 +56,15 @@ class TrialEnv(gym.Env, Generic[Task]):
         self.episode_in_trial = 0
         self._episode_return = 0.0
         self._episode_length = 0
+        if hasattr(self.env.unwrapped, "get_frame"):
+            # Vec env workers look the screen up once (`env.unwrapped.get_frame`); the level's env changes from
+            # trial to trial, so hand them a method that always asks the current one.
+            self.get_frame = lambda: self.env.unwrapped.get_frame()
+
+    @property
+    def level(self):
+        """The level (task) being played; vec envs report it as info['level']."""
+        return getattr(self.env.unwrapped, "level", self.task)
 
     # -- gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -1,0 +1,90 @@
+"""Training throughput: this workbench's trainer vs Stable-Baselines3 PPO on the same configuration, one after
+the other in the same run (Airstriker-Genesis-v0 Level1, 8 envs in worker processes, sticky frame skip 4
+(p=0.25), 84x84 gray, 4-frame stack, Nature CNN, n_steps 128, minibatch 256, 4 epochs; see sb3_reference.py).
+
+Usage: python bench/throughput.py [--seconds S] [--rounds R] [--envs N]
+Each round runs ours, then SB3, each for S seconds in a fresh process; the ratio is of the summed agent steps/s.
+Last line: ratio_vs_sb3=X
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def ours(seconds: float, n_envs: int, seed: int) -> None:
+    """Run our trainer for `seconds` and print a line like the SB3 reference's."""
+    from workbench.catalog.levels import Level
+    from workbench.engine.config import EnvConfig, PPOConfig
+    from workbench.engine.trainer import Hooks, Settings, Trainer
+
+    settings = Settings()
+    settings.env = EnvConfig(action_set="discrete", frame_skip=4, sticky_prob=0.25, warp_size=84, grayscale=True,
+                             frame_stack=4, reward_scale=1.0, level_sampling="fixed")
+    settings.ppo = PPOConfig(n_envs=n_envs, n_steps=128, n_minibatches=n_envs * 128 // 256, n_epochs=4,
+                             learning_rate=2.5e-4, gamma=0.99, gae_lambda=0.95, clip_range=0.1, ent_coef=0.01,
+                             vf_coef=0.5, max_grad_norm=0.5)
+    settings.run.seed = seed
+    settings.run.record_episodes = False
+    returns: list[float] = []
+    trainer = Trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
+                      hooks=Hooks(on_episode=[lambda e: returns.append(e.episode_return)]))
+    info = f"device={trainer.compute.device} precision={trainer.compute.precision} threads={trainer.threads}"
+    timer = threading.Timer(seconds, trainer.stop)
+    t0 = time.perf_counter()
+    timer.start()
+    trainer.run(10**12)
+    dt = time.perf_counter() - t0
+    timer.cancel()
+    steps = trainer.global_step
+    mean_ret = sum(returns[-100:]) / len(returns[-100:]) if returns else float("nan")
+    print(f"ours agent_steps={steps} seconds={dt:.1f} steps_per_s={steps / dt:.1f} frames_per_s={4 * steps / dt:.1f} "
+          f"mean_return_last100={mean_ret:.1f} {info}", flush=True)
+
+
+def run_side(cmd: list[str]) -> tuple[int, float, str]:
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
+    line = next((ln for ln in out.stdout.splitlines() if "agent_steps=" in ln), None)
+    if line is None:
+        sys.exit(f"benchmark side failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr[-3000:]}")
+    steps = int(re.search(r"agent_steps=(\d+)", line).group(1))
+    secs = float(re.search(r"seconds=([\d.]+)", line).group(1))
+    return steps, secs, line
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--envs", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ours", action="store_true", help=argparse.SUPPRESS)  # internal: one side
+    args = parser.parse_args()
+    if args.ours:
+        ours(args.seconds, args.envs, args.seed)
+        return
+    totals = {"ours": [0, 0.0], "sb3": [0, 0.0]}
+    for _ in range(args.rounds):
+        for name, cmd in (("ours", [sys.executable, __file__, "--ours", "--seconds", str(args.seconds), "--envs",
+                                    str(args.envs), "--seed", str(args.seed)]),
+                          ("sb3", [sys.executable, str(HERE / "sb3_reference.py"), str(args.seconds),
+                                   str(args.envs), str(args.seed)])):
+            steps, secs, line = run_side(cmd)
+            print(line, flush=True)
+            totals[name][0] += steps
+            totals[name][1] += secs
+    rate = {k: v[0] / v[1] for k, v in totals.items()}
+    print(f"ours_steps_per_s={rate['ours']:.1f} sb3_steps_per_s={rate['sb3']:.1f} cpus={os.cpu_count()}")
+    print(f"ratio_vs_sb3={rate['ours'] / rate['sb3']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""`workbench train` end to end on the real Airstriker emulator: a run killed with SIGKILL and resumed has every
+update exactly once; Ctrl-C saves a checkpoint and exits cleanly; bad input gets one clear line."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.catalog.presets import load_preset, save_preset
+from workbench.cli import main
+from workbench.engine import checkpoint as ckpt
+from workbench.engine.run_store import RunStore
+from workbench.paths import DEFAULT_PRESET, runs_dir
+
+STEPS_PER_UPDATE = 64  # 2 envs x 32 steps
+
+
+def tiny_preset(tmp_path: Path) -> Path:
+    preset = load_preset(DEFAULT_PRESET)
+    preset.ppo.n_envs, preset.ppo.n_steps, preset.ppo.n_minibatches, preset.ppo.n_epochs = 2, 32, 2, 1
+    preset.run.checkpoint_every, preset.run.keep_checkpoints, preset.run.record_episodes = 1, 2, False
+    return save_preset(preset, tmp_path / "tiny.toml")
+
+
+def start_train(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "workbench", "train", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_updates(run: Path, n: int, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (run / "metrics.sqlite").exists() and len(RunStore.open(run).updates()) >= n:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"train exited early ({proc.returncode}): {proc.stderr.read()}")
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"no {n} updates within {timeout} s")
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_without_duplicated_or_missing_updates(tmp_path):
+    preset = tiny_preset(tmp_path)
+    run = runs_dir() / "killme"
+    proc = start_train(str(preset), "--steps", "100000", "--run-name", "killme")
+    wait_for_updates(run, 3, proc)
+    proc.send_signal(signal.SIGKILL)  # the main process only: its resource tracker then unlinks its segments
+    proc.wait(30)
+    proc.stdout.close()
+    proc.stderr.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and list(Path("/dev/shm").glob(f"wb_{proc.pid}_*")):
+        time.sleep(0.2)
+    assert not list(Path("/dev/shm").glob(f"wb_{proc.pid}_*"))
+    assert RunStore.open(run).status()["state"] == "running"  # what a killed run leaves
+    killed_updates = len(RunStore.open(run).updates())
+
+    total = (killed_updates + 2) * STEPS_PER_UPDATE
+    done = subprocess.run([sys.executable, "-m", "workbench", "train", "--resume", "killme", "--steps", str(total)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    store = RunStore.open(run)
+    updates = store.updates()
+    assert [u["update"] for u in updates] == list(range(1, killed_updates + 3))
+    assert [u["global_step"] for u in updates] == [STEPS_PER_UPDATE * k for k in range(1, killed_updates + 3)]
+    assert all(e["update"] <= killed_updates + 2 for e in store.episodes())
+    assert store.status()["state"] == "finished"
+    assert ckpt.numbered(run / "checkpoints")[-1].name == f"ckpt_{killed_updates + 2:08d}.pt"
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    assert "finished at step" in done.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    preset = tiny_preset(tmp_path)
+    run = runs_dir() / "interrupt"
+    proc = start_train(str(preset), "--steps", "100000", "--run-name", "interrupt")
+    wait_for_updates(run, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopped at step" in err
+    status = RunStore.open(run).status()
+    assert status["state"] == "stopped"
+    assert ckpt.numbered(run / "checkpoints")[-1].name == f"ckpt_{status['update']:08d}.pt"
+
+
+def test_bad_input_gets_one_clear_line(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "missing.toml")]) == 2
+    assert "no preset" in capsys.readouterr().err
+    assert main(["train", "--resume", "nope"]) == 2
+    assert "no run at 'nope'" in capsys.readouterr().err
+    empty = load_preset(DEFAULT_PRESET)
+    empty.levels.train.clear()
+    save_preset(empty, tmp_path / "empty.toml")
+    assert main(["train", str(tmp_path / "empty.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "empty.toml" in err and "no train levels" in err
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[ppo]\nn_envs = 'many'\n")
+    assert main(["train", str(broken)]) == 2
+    assert "broken.toml" in capsys.readouterr().err
+    assert not list(runs_dir().glob("*")) if runs_dir().exists() else True  # nothing was created
