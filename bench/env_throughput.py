@@ -110,20 +110,25 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"{name}: {rate:.1f} agent steps/s, {4 * rate:.1f} emulator frames/s ({n} Airstriker envs)")
 
-    # the machinery alone: no emulator, same observation size
-    overhead = {}
-    for name, make in (("ours", lambda: ShmVecEnv([Blank] * n)),
-                       ("sb3", lambda: SubprocVecEnv([Blank] * n))):
-        venv = make()
-        try:
+    # the machinery alone: no emulator, same observation size; alternated like the main comparison
+    blank = {"ours": ShmVecEnv([Blank] * n), "sb3": SubprocVecEnv([Blank] * n)}
+    spent = {name: [0, 0.0] for name in blank}
+    blank_actions = actions % 18
+    try:
+        for venv in blank.values():
             venv.reset()
-            blank_actions = actions % 18
             time_steps(venv.step, blank_actions, 0.5)
-            steps, elapsed = time_steps(venv.step, blank_actions, min(args.seconds, 5.0))
-            overhead[name] = 1e6 * elapsed / steps
-        finally:
+        for _ in range(args.rounds):
+            for name, venv in blank.items():
+                steps, elapsed = time_steps(venv.step, blank_actions, min(args.seconds, 3.0))
+                spent[name][0] += steps
+                spent[name][1] += elapsed
+    finally:
+        for venv in blank.values():
             venv.close()
-        print(f"overhead_us_per_step_{name}={overhead[name]:.0f}  ({n} envs, (4, 84, 84) uint8, no emulator)")
+    overhead = {name: 1e6 * elapsed / steps for name, (steps, elapsed) in spent.items()}
+    for name, us in overhead.items():
+        print(f"overhead_us_per_step_{name}={us:.0f}  ({n} envs, (4, 84, 84) uint8, no emulator)")
     print(f"overhead_ratio_sb3_over_ours={overhead['sb3'] / overhead['ours']:.2f}")
     print(f"ratio_vs_sb3_envs={rates['ours'] / rates['sb3']:.3f}")
 

@@ -214,3 +214,45 @@ def test_bad_levels_get_a_message_with_the_fix():
     except FileNotFoundError:
         with pytest.raises(ValueError, match="not imported"):
             make_env([Level("SonicTheHedgehog-Genesis-v0", "GreenHillZone.Act1")], config)
+
+
+def test_fast_frame_skip_path_plays_exactly_like_frame_by_frame_steps(tmp_path):
+    import gymnasium as gym
+
+    from workbench.engine.wrappers import StickyFrameSkip
+
+    config = EnvConfig(max_episode_steps=25, sticky_prob=0.5)
+    actions = np.random.default_rng(4).integers(126, size=60)
+    runs = []
+    for fast in (True, False):
+        env = make_env([AIRSTRIKER], config, seed=2, record_dir=tmp_path / str(fast))
+        sticky = env
+        while not isinstance(sticky, StickyFrameSkip):
+            sticky = sticky.env
+        if not fast:
+            sticky.env = gym.Wrapper(sticky.env)  # hides step_frames: one env.step per frame
+        assert (getattr(sticky.env, "step_frames", None) is not None) == fast
+        try:
+            run = [env.reset()[0]]
+            for a in actions:
+                obs, reward, term, trunc, info = env.step(int(a))
+                run.append((obs, reward, term, trunc, {k: v for k, v in info.items() if k != "episode"}))
+                if term or trunc:
+                    run.append(info["episode"])
+                    run.append(env.reset()[0])
+        finally:
+            env.close()
+        runs.append(run)
+    assert len(runs[0]) == len(runs[1]) and sum(isinstance(x, dict) for x in runs[0]) == 2
+    for a, b in zip(*runs):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+        elif isinstance(a, dict):
+            assert a["r"] == b["r"] and a["l"] == b["l"] and a["movie"] == b["movie"]
+        else:
+            np.testing.assert_array_equal(a[0], b[0])
+            assert a[1:] == b[1:]
+    frames = [replay_final_frame(tmp_path / str(fast) / level_dirname(AIRSTRIKER) / "w00-e000001.bk2")
+              for fast in (True, False)]
+    np.testing.assert_array_equal(frames[0][0], frames[1][0])
+    assert frames[0][1:] == frames[1][1:]

@@ -1,9 +1,13 @@
 """Where and in which precision the learner runs.
 
-`device="auto"` picks CUDA when present, else the CPU. `precision="auto"` uses bf16 autocast only where the
-hardware has native bf16 math (CUDA with bf16 support, CPUs with AVX-512 BF16 or AMX): on CPUs without it
-autocast emulates bf16 and is an order of magnitude slower (measured: Nature CNN fwd+bwd 1.55 ms/sample fp32 vs
-17 ms/sample bf16 on an AVX2 EPYC). On the CPU the convolutions run channels-last, about 2x faster than NCHW.
+`device="auto"` picks CUDA when present, else the CPU. `precision="auto"` picks what measured fastest for the
+Nature CNN learner (minibatch 256, fwd+bwd):
+- CPU without native bf16 (AVX2 EPYC, the CI machine): fp32; autocast there emulates bf16, 11x slower
+  (1.55 vs 17 ms/sample on one core);
+- CPU with AVX-512 BF16 / AMX (Xeon host of the H200 machine): bf16 autocast, 0.063 vs 0.084 ms/sample;
+- CUDA (H200): fp32 (with TF32 matmuls); bf16 autocast was slower there, 0.024 vs 0.018 ms/sample, since a
+  network this small is bound by kernel launches and the casts add kernels. `precision="bf16"` forces it.
+On the CPU the convolutions run channels-last, about 2x faster than NCHW (policies.NatureCNN).
 """
 from __future__ import annotations
 
@@ -68,10 +72,10 @@ def resolve_compute(device: str = "auto", precision: str = "auto") -> Compute:
     if precision == "bf16":
         return Compute(dev, torch.bfloat16)
     if dev.type == "cuda":
-        native = torch.cuda.is_bf16_supported()
-    else:
-        native = cpu_has_native_bf16()
-    return Compute(dev, torch.bfloat16 if native else None)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        return Compute(dev, None)
+    return Compute(dev, torch.bfloat16 if cpu_has_native_bf16() else None)
 
 
 def learner_threads() -> int:

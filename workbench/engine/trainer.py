@@ -254,10 +254,8 @@ class Trainer:
                 self.save_checkpoint()
             self._set_state("stopped" if self._stop.is_set() else "finished")
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                if self.update and self.store is not None:
-                    self.save_checkpoint()
-                self._set_state("stopped")
+            if isinstance(exc, KeyboardInterrupt):  # an abort (the polite way is stop()): the weights may be
+                self._set_state("stopped")          # mid-update, so the last checkpoint stays the truth
             else:
                 self._set_state("failed", f"{exc.__class__.__name__}: {exc}")
             raise

@@ -21,6 +21,8 @@ class Discretizer(gym.ActionWrapper):
         self._fixed = action_set
         self._table = (action_set or env.unwrapped.action_set).buttons
         self.action_space = gym.spaces.Discrete(len(self._table))
+        if hasattr(env, "step_frames"):  # pass the fast frame-skip path through (see StickyFrameSkip)
+            self.step_frames = lambda actions: env.step_frames([self._table[int(a)] for a in actions])
 
     def reset(self, **kwargs):
         result = self.env.reset(**kwargs)
@@ -38,6 +40,11 @@ class StickyFrameSkip(gym.Wrapper):
     the step ends early when the episode does.
 
     `seed` seeds the stickiness RNG; `reset(seed=s)` reseeds it from `s` (and passes `s` on).
+
+    The frames' actions are known before the first frame is played, so when the inner env offers
+    `step_frames(actions)` (play one action per frame, stop at the episode's end, return the last frame's
+    observation and info with the summed reward: `envs.RetroLevelEnv` does) it gets them in one call, which
+    skips the screen copies and per-frame Python of the frames whose observation nobody looks at.
     """
 
     def __init__(self, env: gym.Env, n: int = 4, p: float = 0.25, seed: int | None = None):
@@ -54,13 +61,22 @@ class StickyFrameSkip(gym.Wrapper):
             self.rng = np.random.default_rng([seed, 1])
         return self.env.reset(seed=seed, options=options)
 
+    def frame_actions(self, action) -> list:
+        """The action of each of the n frames of this step (draws from the stickiness RNG)."""
+        # the reference's rule and RNG draw order: frame 0 keeps the previous action when a draw (made only if
+        # there is a previous action) is <= p; frame 1 on play the new one, so it becomes the previous one
+        first = action if self.cur is None or self.rng.random() > self.p else self.cur
+        self.cur = action if self.n > 1 else first
+        return [first] + [action] * (self.n - 1)
+
     def step(self, action):
+        actions = self.frame_actions(action)
+        step_frames = getattr(self.env, "step_frames", None)
+        if step_frames is not None:
+            return step_frames(actions)
         total = 0.0
-        for i in range(self.n):
-            # same condition and RNG draw order as the reference (the draw happens only when cur is set)
-            if self.cur is None or i == 1 or (i == 0 and self.rng.random() > self.p):
-                self.cur = action
-            obs, rew, term, trunc, info = self.env.step(self.cur)
+        for frame_action in actions:
+            obs, rew, term, trunc, info = self.env.step(frame_action)
             total += rew
             if term or trunc:
                 break

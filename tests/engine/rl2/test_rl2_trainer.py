@@ -18,7 +18,7 @@ TRIAL = K * PULLS  # 6 steps: trials straddle both segment (4) and rollout (8) b
 
 
 def _trial_env(seed):
-    return TrialEnv(functools.partial(_bandit), ["bandit"], episodes_per_trial=K, seed=seed)
+    return TrialEnv(_bandit, ["bandit"], episodes_per_trial=K, seed=seed)
 
 
 def _bandit(_task):
