@@ -104,10 +104,12 @@ def main() -> None:
         results = [f.result() for f in futures]
     summary = {}
     for side in ("ours", "sb3"):
-        scores = [s for sd, _, s, _ in results if sd == side]
+        scores = [s for sd, _, s, _ in results if sd == side and s == s]  # a run with no late episode: NaN
         for sd, seed, s, n in results:
             if sd == side:
                 print(f"{side} seed={seed} late_mean_return={s:.1f} episodes={n}")
+        if not scores:
+            sys.exit(f"{side}: no episode finished in the last quarter of {args.steps} steps; raise --steps")
         summary[side] = (statistics.fmean(scores), statistics.stdev(scores) if len(scores) > 1 else 0.0)
         print(f"{side} steps={args.steps} mean_return={summary[side][0]:.1f} ± {summary[side][1]:.1f} "
               f"(seeds {args.seeds})")

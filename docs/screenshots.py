@@ -6,6 +6,7 @@ Writes docs/workbench-live.png (the whole window) and docs/workbench-live-view.p
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -16,10 +17,10 @@ sys.path.insert(0, str(DOCS.parent))
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` still stops the run in `finally`
     os.environ.setdefault("WORKBENCH_RUNS", tempfile.mkdtemp(prefix="wb-shots-"))
     from PySide6.QtWidgets import QApplication
 
-    from workbench.catalog.levels import Level
     from workbench.paths import DEFAULT_PRESET
     from workbench.ui.app import style_sheet
     from workbench.ui.main_window import MainWindow
@@ -32,19 +33,24 @@ def main() -> int:
     window.move(0, 0)
     window.show()
     window.catalog_panel.search.setText("airstriker")
-    window.level_panel.editor.append("test", [Level("Airstriker-Genesis-v0", "Level1")])
     form = window.runs_panel.form
-    form.editor("env", "max_episode_steps").setValue(150)  # short episodes: the curve fills quickly
+    form.editor("env", "max_episode_steps").setValue(60)  # short episodes: the curve fills quickly
     form.editor("run", "record_episodes").setChecked(False)
     form.editor("ppo", "n_steps").setValue(64)
     handle = window.start_run("airstriker-demo")
     try:
         deadline = time.monotonic() + 600
+        report = time.monotonic()
         while time.monotonic() < deadline:
             app.processEvents()
             time.sleep(0.01)
-            if len(window.controller.history(handle).episodes) >= 40 and len(
-                    window.controller.history(handle).updates) >= 6 and window.live_view.frames_shown > 20:
+            if time.monotonic() > report:
+                report += 10
+                history = window.controller.history(handle)
+                print(f"{handle.state} step {handle.global_step} episodes {len(history.episodes)} updates "
+                      f"{len(history.updates)} frames {window.live_view.frames_shown}", flush=True)
+            if len(window.controller.history(handle).episodes) >= 30 and len(
+                    window.controller.history(handle).updates) >= 10 and window.live_view.frames_shown > 20:
                 break
         window.curves.refresh()
         for _ in range(30):

@@ -256,3 +256,17 @@ def test_fast_frame_skip_path_plays_exactly_like_frame_by_frame_steps(tmp_path):
               for fast in (True, False)]
     np.testing.assert_array_equal(frames[0][0], frames[1][0])
     assert frames[0][1:] == frames[1][1:]
+
+
+def test_a_hooked_emulator_step_still_sees_every_frame():
+    env = make_env([AIRSTRIKER], EnvConfig(sticky_prob=0.0), seed=0)
+    try:
+        retro_env = env.unwrapped.retro
+        seen = []
+        real_step = retro_env.step
+        retro_env.step = lambda buttons: seen.append(np.array(buttons)) or real_step(buttons)
+        env.reset()
+        env.step(6)  # 'RIGHT' in the discrete set
+        assert len(seen) == 4 and all((b == env.unwrapped.action_set.buttons[6]).all() for b in seen)
+    finally:
+        env.close()

@@ -87,6 +87,10 @@ def test_live_run_draws_and_obeys_pause_resume_stop(qtbot, tiny_preset, catalog)
         assert window.live_view.image.image.shape[2] == 3 and window.live_view.image.image.dtype == np.uint8
         heights = live.bar_heights()
         assert len(heights) == len(handle.hello.action_labels) and abs(heights.sum() - 1) < 1e-3
+        shown = live.shown_bars()
+        assert shown and {label for label, _ in shown} <= set(handle.hello.action_labels)
+        sampled = handle.hello.action_labels[live.last_step.action]
+        assert sampled in {label for label, _ in shown}  # the sampled action is always on screen
         qtbot.waitUntil(lambda: window.curves.point_count() > 0, timeout=WAIT_MS)
 
         live.env.setValue(1)  # watch the other env: summaries follow at once

@@ -45,10 +45,12 @@ def test_form_and_editor_edits_reach_the_preset(window):
     window.runs_panel.form.editor("ppo", "n_envs").setValue(3)
     window.runs_panel.form.editor("env", "action_set").setCurrentText("buttons")
     window.runs_panel.form.editor("transfer", "seeds").setText("0, 1, 2")
-    window.level_panel.editor.append("test", [Level("Airstriker-Genesis-v0", "Level1")])
+    level = next(Level("Airstriker-Genesis-v0", s) for s in ("Level1", "Level1.Sec04", "Level1.Sec08")
+                 if Level("Airstriker-Genesis-v0", s) not in window.level_panel.level_set.test)
+    window.level_panel.editor.insert("test", 0, [level])
     preset = window.current_preset()
     assert preset.ppo.n_envs == 3 and preset.env.action_set == "buttons" and preset.transfer.seeds == [0, 1, 2]
-    assert preset.levels.test == [Level("Airstriker-Genesis-v0", "Level1")]
+    assert preset.levels.test[0] == level
 
 
 def test_save_never_overwrites_without_asking(window, tmp_path):

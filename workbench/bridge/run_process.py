@@ -30,6 +30,7 @@ BRIDGE_FILE = "bridge.json"
 LAUNCH_FILE = "launch.json"
 LOG_FILE = "bridge.log"
 STREAM_HZ = 60.0
+NICENESS = 5
 
 
 class Broadcaster:
@@ -245,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
 
     bridge = LiveBridge(run_dir)
     trainer = None
+    try:
+        # Training takes every core it gets; a slightly lower priority keeps the window that watches it
+        # responsive and costs training nothing while the GUI is idle. Env workers inherit it.
+        os.nice(NICENESS)
+    except OSError:
+        pass
     # SIGTERM (e.g. the GUI stopping a run it cannot reach) stops like the Stop button: checkpoint, clean exit
     signal.signal(signal.SIGTERM, lambda *_: trainer.stop() if trainer is not None else sys.exit(143))
     try:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 from workbench.ui.run_history import RunHistory
 
 LEVEL_COLORS = ["#6fa8ff", "#7ed491", "#f29e4c", "#c77dff", "#ff6b8b", "#4cd3c2", "#d7d75a", "#9aa4b5"]
+MAX_SYMBOL_POINTS = 300
 METRIC_PLOTS = [
     ("loss", ("policy_loss", "value_loss")),
     ("entropy", ("entropy",)),
@@ -95,6 +96,8 @@ class CurvesView(QWidget):
                                           symbolPen=None, symbolBrush=color, name=level.split(":")[-1])
                 curve.setOpacity(0.55)
                 self.level_curves[level] = curve
+            # symbols are costly to paint: mark points only while there are few of them
+            curve.setSymbol("o" if len(xs) <= MAX_SYMBOL_POINTS else None)
             curve.setData(np.asarray(xs, float), np.asarray(ys, float))
         if history.episodes:
             steps = np.array([e[0] for e in history.episodes], float)

@@ -15,6 +15,7 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 BAR = pg.mkBrush("#4c8dff")
 PICKED = pg.mkBrush("#ffb020")
 MAX_TICK_LABELS = 24
+TOP_ACTIONS = 16
 
 
 class LiveView(QWidget):
@@ -23,6 +24,8 @@ class LiveView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.labels: list[str] = []
+        self._probs = np.zeros(1)
+        self._shown: list[int] = []
         self.frames_shown = 0
         self.steps_shown = 0
         self.last_step = None
@@ -52,12 +55,12 @@ class LiveView(QWidget):
         self.bars_plot = self.graphics.addPlot(row=0, col=1)
         self.bars_plot.setMenuEnabled(False)
         self.bars_plot.setMouseEnabled(False, False)
-        self.bars_plot.setYRange(0, 1, padding=0.02)
-        self.bars_plot.setLabel("left", "probability")
+        self.bars_plot.setXRange(0, 1, padding=0.02)
+        self.bars_plot.getViewBox().invertY(True)
         self.bars_plot.hideButtons()
-        self.bars = pg.BarGraphItem(x=np.arange(1), height=np.zeros(1), width=0.8, brushes=[BAR])
+        self.bars = pg.BarGraphItem(x0=np.zeros(1), y=np.zeros(1), width=np.zeros(1), height=0.75, brushes=[BAR])
         self.bars_plot.addItem(self.bars)
-        self.graphics.ci.layout.setColumnStretchFactor(0, 3)
+        self.graphics.ci.layout.setColumnStretchFactor(0, 5)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         layout.addWidget(self.graphics, 1)
 
@@ -82,20 +85,13 @@ class LiveView(QWidget):
 
     def set_actions(self, labels: list[str], n_envs: int, watched: int = 0) -> None:
         self.labels = list(labels)
-        n = max(1, len(labels))
-        self._brushes = [BAR] * n
-        self.bars.setOpts(x=np.arange(n), height=np.zeros(n), width=0.8, brushes=list(self._brushes))
-        self.bars_plot.setXRange(-0.6, n - 0.4, padding=0)
-        axis = self.bars_plot.getAxis("bottom")
-        if n <= MAX_TICK_LABELS:
-            axis.setTicks([[(i, label) for i, label in enumerate(labels)]])
-            axis.setStyle(tickTextOffset=4)
-        else:
-            axis.setTicks(None)
+        self._probs = np.zeros(max(1, len(labels)))
+        self._shown: list[int] = []
         self.env.blockSignals(True)
         self.env.setRange(0, max(0, n_envs - 1))
         self.env.setValue(watched)
         self.env.blockSignals(False)
+        self._draw_bars(self._probs, -1)
 
     def show_frame(self, frame: np.ndarray) -> None:
         first = self.image.image is None or self.image.image.shape[:2] != frame.shape[:2]
@@ -106,20 +102,47 @@ class LiveView(QWidget):
 
     def show_step(self, step) -> None:
         probs = np.asarray(step.probs, dtype=float)
+        if len(probs) != len(self.labels):
+            self.labels = [str(i) for i in range(len(probs))]
+        self._probs = probs
+        self._draw_bars(probs, step.action)
         n = len(probs)
-        if n != len(getattr(self, "_brushes", [])):
-            self.set_actions(self.labels if len(self.labels) == n else [str(i) for i in range(n)],
-                             self.env.maximum() + 1, self.env.value())
-        brushes = [BAR] * n
-        if 0 <= step.action < n:
-            brushes[step.action] = PICKED
-        self.bars.setOpts(height=probs, brushes=brushes)
-        label = self.labels[step.action] if 0 <= step.action < len(self.labels) else str(step.action)
+        label = self.labels[step.action] if 0 <= step.action < n else str(step.action)
         self.value_label.setText(f"value {step.value:+.2f}")
         self.action_label.setText(f"action {label}  ({probs[step.action]:.0%})" if 0 <= step.action < n else "")
         self.step_label.setText(f"env {step.env_index} · step {step.global_step:,}")
         self.last_step = step
         self.steps_shown += 1
 
+    def _draw_bars(self, probs: np.ndarray, action: int) -> None:
+        """Horizontal bars, one per action with its label; with many actions (e.g. 126 Genesis combos) only
+        the most likely ones, always including the sampled action."""
+        n = len(probs)
+        if n <= MAX_TICK_LABELS:
+            shown = list(range(n))
+        else:
+            shown = list(np.argpartition(-probs, TOP_ACTIONS)[:TOP_ACTIONS])
+            if 0 <= action < n and action not in shown:
+                shown[int(np.argmin(probs[shown]))] = action
+            shown.sort()  # action order: the labels only move when the set of top actions changes
+        rows = np.arange(len(shown), dtype=float)
+        brushes = [PICKED if i == action else BAR for i in shown]
+        self.bars.setOpts(x0=np.zeros(len(shown)), y=rows, width=probs[shown], height=np.full(len(shown), 0.75),
+                          brushes=brushes)
+        if shown != self._shown:
+            self._shown = shown
+            axis = self.bars_plot.getAxis("left")
+            axis.setTicks([[(r, self.labels[i] if i < len(self.labels) else str(i)) for r, i in enumerate(shown)]])
+            self.bars_plot.setYRange(-0.6, max(len(shown), 1) - 0.4, padding=0)
+            title = "action probabilities" if n <= MAX_TICK_LABELS else f"top {len(shown)} of {n} actions"
+            if title != getattr(self, "_title", None):  # setTitle re-lays out the plot: only on change
+                self._title = title
+                self.bars_plot.setTitle(title, size="9pt", color="#aab2c0")
+
+    def shown_bars(self) -> list[tuple[str, float]]:
+        """(label, probability) of the bars on screen, top to bottom."""
+        return [(self.labels[i], float(self._probs[i])) for i in self._shown]
+
     def bar_heights(self) -> np.ndarray:
-        return np.asarray(self.bars.opts["height"], dtype=float)
+        """The latest probabilities of every action (the bars show all or the top ones)."""
+        return np.asarray(self._probs, dtype=float)

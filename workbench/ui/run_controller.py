@@ -10,7 +10,7 @@ from workbench.bridge import protocol
 from workbench.bridge.supervisor import FINAL_STATES, RunHandle, Supervisor
 from workbench.ui.run_history import RunHistory
 
-POLL_HZ = 30
+POLL_HZ = 40  # 30-60 Hz: draws >= 30 new frames/s when the envs produce them
 
 
 class RunController(QObject):
@@ -86,6 +86,7 @@ class RunController(QObject):
 
     def _tick(self) -> None:
         changed = False
+        latest_step = None
         for handle, message in self.supervisor.poll():
             if isinstance(message, protocol.Episode):
                 self.history(handle).add_episode(message.global_step, message.level, message.episode_return)
@@ -96,13 +97,15 @@ class RunController(QObject):
                 changed = True
             elif isinstance(message, protocol.StepSummary):
                 if handle is self.selected:
-                    self.step.emit(message)
+                    latest_step = message  # draw only the newest one per tick
             elif isinstance(message, protocol.Hello):
                 if handle is self.selected:
                     self.hello.emit(message)
                 changed = True
             elif isinstance(message, (protocol.Status, protocol.RunFailed)):
                 changed = True
+        if latest_step is not None:
+            self.step.emit(latest_step)
         if self.selected is not None:
             frame = self.selected.frame()
             if frame is not None:
