@@ -87,7 +87,8 @@ def check_levels(levels, env_config, file: Path | str, what: str) -> None:
 class Progress:
     """A one-line progress bar on a terminal; a plain line every few seconds otherwise (logs, pipes)."""
 
-    def __init__(self, total: int, stream=sys.stderr, every_s: float = 10.0):
+    def __init__(self, total: int, stream=None, every_s: float = 10.0):
+        stream = stream or sys.stderr  # looked up now: sys.stderr may have been replaced since import
         self.total, self.stream, self.every_s = max(1, total), stream, every_s
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self._last = 0.0
