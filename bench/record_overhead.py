@@ -7,6 +7,9 @@ Two clocks: wall time, and this process's CPU time (steps per CPU-second). On a 
 clock mostly measures the neighbours (this process may get well under one core); CPU time measures the work
 recording adds (the file writes' waits are not in it, the wall ratio is printed beside it for that).
 
+Also prints the recorders' own CPU cost per episode, stable-retro's `Movie` against the workbench's
+`MovieWriter` (what recording used before, and what it uses now), without the emulator.
+
 Usage: python bench/record_overhead.py [--rounds R] [--steps N]
 The last line is `ratio_recording_vs_off=X`: the median over rounds of (steps per CPU-second with recording) /
 (steps per CPU-second without); 1 = free.
@@ -66,6 +69,43 @@ def steps_per_second(record_dir: Path | None, steps: int, seed: int) -> tuple[fl
     return rate, cpu_rate, episodes
 
 
+def recorder_cpu_ms(frames: int, episodes: int) -> tuple[float, float]:
+    """The recorders alone, no emulation: CPU ms per episode of `frames` emulator frames for stable-retro's
+    `Movie` (a set_key per button per frame, the start state compressed at close) and for the workbench's
+    `MovieWriter` (a row per frame, the file built at the end), fed the same buttons."""
+    import stable_retro
+
+    from workbench.engine.movie_writer import MovieWriter, bk2_template
+
+    env = stable_retro.make("Airstriker-Genesis-v0", render_mode=None, use_restricted_actions=stable_retro.Actions.ALL)
+    buttons = np.random.default_rng(0).integers(0, 2, (frames, env.num_buttons)).astype(bool)
+    template = bk2_template(env.gamename, env.em, env.num_buttons, env.players)
+    costs = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.process_time()
+            for e in range(episodes):
+                env.record_movie(f"{tmp}/theirs{e}.bk2")
+                movie = env.movie
+                movie.step()
+                for row in buttons:
+                    for i in range(env.num_buttons):
+                        movie.set_key(i, row[i], 0)
+                    movie.step()
+                env.stop_record()
+            costs["stable_retro"] = (time.process_time() - start) * 1000 / episodes
+            start = time.process_time()
+            for e in range(episodes):
+                writer = MovieWriter(template, env.initial_state)
+                for row in buttons:
+                    writer.add(row)
+                writer.write(Path(tmp) / f"ours{e}.bk2")
+            costs["workbench"] = (time.process_time() - start) * 1000 / episodes
+    finally:
+        env.close()
+    return costs["stable_retro"], costs["workbench"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
@@ -86,6 +126,9 @@ def main() -> None:
                   f"{wall[True][-1]:.0f} steps/s ({cpu[True][-1]:.0f}/CPU-s)", flush=True)
         sizes = [p.stat().st_size for p in Path(tmp).rglob("*.npz")]
         movies = [p.stat().st_size for p in Path(tmp).rglob("*.bk2")]
+    theirs, ours = recorder_cpu_ms(2000, 5)
+    print(f"recorder alone, CPU per 2000-frame episode: stable-retro Movie {theirs:.1f} ms, "
+          f"workbench MovieWriter {ours:.1f} ms")
     wall_ratio = statistics.median(a / b for a, b in zip(wall[True], wall[False]))
     cpu_ratio = statistics.median(a / b for a, b in zip(cpu[True], cpu[False]))
     print(f"episodes recorded: {recorded}; mean sidecar {np.mean(sizes) / 1024:.1f} KiB, "

@@ -23,6 +23,32 @@ def _our_segments() -> set[str]:
     return {p.name for p in SHM_DIR.iterdir() if p.name.startswith(SHM_PREFIX)}
 
 
+def _parent_pid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _belongs_to_someone_else(segment: str) -> bool:
+    """`wb_<pid>_...` segments of a live process outside this test session's process tree (another session's
+    run on a shared machine) are not this test's leaks; a dead creator's segments are."""
+    parts = segment.split("_")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    me = os.getpid()
+    seen = 0
+    while pid and pid != 1 and seen < 64:
+        if pid == me:
+            return False
+        parent = _parent_pid(pid)
+        if parent is None:
+            return seen > 0  # the chain left our tree through a live process we can't see
+        pid, seen = parent, seen + 1
+    return Path(f"/proc/{parts[1]}").exists()
+
+
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("wbhome")
@@ -42,7 +68,7 @@ def no_leaks():
         children = multiprocessing.active_children()
         threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()
                    and not t.daemon]
-        segments = _our_segments() - segments_before
+        segments = {s for s in _our_segments() - segments_before if not _belongs_to_someone_else(s)}
         if not children and not threads and not segments:
             return
         time.sleep(0.1)

@@ -3,8 +3,9 @@
 Started by `bridge.supervisor` as `python -m workbench.bridge.run_process RUN_DIR` in its own session, so it
 outlives the GUI that started it. It writes `RUN_DIR/bridge.json` (pid, socket address, auth key, frame segment)
 so a GUI can (re-)attach at any time: commands come in and `protocol` messages go out over a local socket,
-frames go through shared memory. Sending happens on a separate thread from a bounded queue and step summaries and
-frames are throttled to ~60 per second, so a slow or absent GUI never slows training.
+frames go through shared memory. Sending happens on a separate thread from a bounded queue; step summaries are
+throttled to what the GUI draws (15 per second) and frames to 30 per second, and with no GUI connected nothing is
+streamed and no env copies its frame, so a slow or absent GUI never slows training.
 """
 from __future__ import annotations
 
@@ -29,16 +30,21 @@ from workbench.paths import atomic_write_text
 BRIDGE_FILE = "bridge.json"
 LAUNCH_FILE = "launch.json"
 LOG_FILE = "bridge.log"
-STREAM_HZ = 60.0
+SUMMARY_HZ = 15.0
+"""Step summaries per second: the live view redraws its bars and value at most this often."""
+FRAME_HZ = 30.0
+"""Frames per second copied into the bridge's own segment (in-process vec envs only)."""
 NICENESS = 5
 
 
 class Broadcaster:
     """Accepts GUI connections, fans messages out to them, and hands their commands to `on_command`."""
 
-    def __init__(self, hello_factory, on_command):
+    def __init__(self, hello_factory, on_command, on_clients=None):
         self._hello_factory = hello_factory
         self._on_command = on_command
+        self._on_clients = on_clients or (lambda count: None)
+        """Called with the number of connected GUIs whenever it changes (from a bridge thread)."""
         self.authkey = secrets.token_bytes(16)
         # Linux abstract socket: no file to clean up, no path-length trouble with deep run folders.
         self.address = "\0wb-run-" + secrets.token_hex(8)
@@ -77,6 +83,8 @@ class Broadcaster:
                 continue
             with self._wake:
                 self._clients.append(conn)
+                count = len(self._clients)
+            self._notify_clients(count)
             threading.Thread(target=self._command_loop, args=(conn,), name="bridge-commands", daemon=True).start()
 
     def _command_loop(self, conn) -> None:
@@ -94,12 +102,22 @@ class Broadcaster:
 
     def _drop(self, conn) -> None:
         with self._wake:
-            if conn in self._clients:
+            dropped = conn in self._clients
+            if dropped:
                 self._clients.remove(conn)
+            count = len(self._clients)
         try:
             conn.close()
         except Exception:
             pass
+        if dropped:
+            self._notify_clients(count)
+
+    def _notify_clients(self, count: int) -> None:
+        try:
+            self._on_clients(count)
+        except Exception:
+            traceback.print_exc()
 
     def _send_loop(self) -> None:
         while True:
@@ -145,7 +163,8 @@ class LiveBridge:
         self.levels: list[str] = []
         self.state = "starting"
         self.watched = 0
-        self._last_stream = 0.0
+        self._last_summary = 0.0
+        self._last_frame = 0.0
         self.global_step = 0
         self.n_envs = 0
         self.frame_shm = ""
@@ -159,14 +178,15 @@ class LiveBridge:
         self.n_envs = trainer.vec_env.num_envs
         name_of = getattr(trainer.vec_env, "frame_shm_name", None)
         if name_of is not None:
-            # the env workers write the watched env's frame straight into this segment: the GUI maps it
+            # the env workers write the watched env's frame straight into this segment: the GUI maps it. No env
+            # copies frames until a GUI connects (`_clients_changed`).
             self.frame_shm = name_of()
-            trainer.vec_env.watch(self.watched)
+            trainer.vec_env.watch(None)
         else:
             # an in-process vec env: copy its frame into our own segment (throttled in on_step)
             self._frames = FrameWriter()
             self.frame_shm = self._frames.name
-        self.broadcaster = Broadcaster(self._hello, self._command)
+        self.broadcaster = Broadcaster(self._hello, self._command, self._clients_changed)
         atomic_write_text(self.run_dir / BRIDGE_FILE, json.dumps({
             "pid": os.getpid(),
             "address": self.broadcaster.address.encode("latin-1").hex(),
@@ -191,12 +211,20 @@ class LiveBridge:
             self.trainer.resume()
             self.set_state("running")
         elif command.kind == "stop":
-            self.trainer.stop()
+            if self.state == "evaluating":  # training is over: stopping skips the curve (main thread: SIGTERM)
+                os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                self.trainer.stop()
         elif command.kind == "watch":
             if 0 <= command.env_index < self.n_envs:
                 self.watched = command.env_index
-                if self._frames is None:
+                if self._frames is None and self.broadcaster.has_clients:
                     self.trainer.vec_env.watch(command.env_index)  # a header word in shared memory: instant
+
+    def _clients_changed(self, count: int) -> None:
+        """Frames cost the watched env worker a full-size copy per step: only while someone looks."""
+        if self._frames is None:
+            self.trainer.vec_env.watch(self.watched if count else None)
 
     def set_state(self, state: str, error: str = "") -> None:
         self.state = state
@@ -206,15 +234,18 @@ class LiveBridge:
     # -- trainer hooks -----------------------------------------------------------------------
     def on_step(self, record) -> None:
         self.global_step = record.global_step
-        now = time.monotonic()
-        if now - self._last_stream < 1.0 / STREAM_HZ or not self.broadcaster.has_clients:
+        if not self.broadcaster.has_clients:
             return
-        self._last_stream = now
+        now = time.monotonic()
         i = self.watched
-        if self._frames is not None:
+        if self._frames is not None and now - self._last_frame >= 1.0 / FRAME_HZ:
+            self._last_frame = now
             frame = self.trainer.vec_env.frame()
             if frame is not None:
                 self._frames.write(frame)
+        if now - self._last_summary < 1.0 / SUMMARY_HZ:
+            return
+        self._last_summary = now
         self.broadcaster.publish(protocol.StepSummary(
             global_step=record.global_step, env_index=i, probs=np.asarray(record.probs[i], dtype=np.float32),
             action=int(record.actions[i]), value=float(record.values[i]), reward=float(record.rewards[i]),
@@ -239,6 +270,38 @@ class LiveBridge:
             pass
 
 
+class EvaluationStopped(Exception):
+    """SIGTERM while playing the within-trial trials: training is done and saved, only the curve is skipped."""
+
+
+def _on_sigterm(bridge: LiveBridge, trainer) -> None:
+    if bridge.state == "evaluating":
+        raise EvaluationStopped()
+    if trainer is None:
+        sys.exit(143)
+    trainer.stop()
+
+
+def evaluate_within_trial(bridge: LiveBridge, run_dir: Path, final_state: str, device: str) -> None:
+    """After training, as `workbench train` does: a finished RL² run writes its within-trial curve (status
+    'evaluating' meanwhile). A failure here is logged, not fatal: the trained run stays finished."""
+    from workbench.engine.rl2.evaluate import evaluate_after_training
+
+    try:
+        result = evaluate_after_training(run_dir, final_state, device=device,
+                                         on_start=lambda: bridge.set_state("evaluating"))
+        if result is not None:
+            print(f"wrote {result[1]}", file=sys.stderr, flush=True)
+    except EvaluationStopped:
+        print("within-trial evaluation stopped; run `workbench rl2-eval RUN` for the curve", file=sys.stderr,
+              flush=True)
+    except Exception as exc:  # noqa: BLE001 - the curve is extra; the run itself finished
+        print("within-trial evaluation failed:\n" + "".join(traceback.format_exception(exc)), file=sys.stderr,
+              flush=True)
+    finally:
+        bridge.state = final_state  # a late stop is an ordinary one again (main publishes the state)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     run_dir = Path(argv[0]).resolve()
@@ -253,14 +316,16 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         pass
     # SIGTERM (e.g. the GUI stopping a run it cannot reach) stops like the Stop button: checkpoint, clean exit
-    signal.signal(signal.SIGTERM, lambda *_: trainer.stop() if trainer is not None else sys.exit(143))
+    signal.signal(signal.SIGTERM, lambda *_: _on_sigterm(bridge, trainer))
     try:
         launch = json.loads((run_dir / LAUNCH_FILE).read_text())
         trainer, levels = trainer_factory.build(run_dir, launch, trainer_factory.make_hooks(bridge))
         bridge.attach(trainer, levels)
         bridge.set_state("running")
         trainer_factory.run(trainer, launch)
-        bridge.set_state(trainer_factory.final_state(trainer))
+        state = trainer_factory.final_state(trainer)
+        evaluate_within_trial(bridge, run_dir, state, str(trainer.compute.device))
+        bridge.set_state(state)
         return 0
     except BaseException as exc:  # noqa: BLE001 - everything a run does must surface as its failed state
         print("".join(traceback.format_exception(exc)), file=sys.stderr, flush=True)

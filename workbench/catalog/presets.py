@@ -386,7 +386,8 @@ _AT_LEAST = {
     ("env", "frame_skip"): 1, ("env", "max_episode_steps"): 1, ("env", "warp_size"): 8, ("env", "frame_stack"): 1,
     ("ppo", "n_envs"): 1, ("ppo", "n_steps"): 1, ("ppo", "n_minibatches"): 1, ("ppo", "n_epochs"): 1,
     ("ppo", "total_steps"): 1, ("rl2", "episodes_per_trial"): 1, ("rl2", "hidden_size"): 1,
-    ("rl2", "bptt_steps"): 1, ("transfer", "budget_steps"): 0, ("transfer", "zero_shot_episodes"): 0,
+    ("rl2", "bptt_steps"): 1, ("rl2", "eval_trials"): 0, ("transfer", "budget_steps"): 0,
+    ("transfer", "zero_shot_episodes"): 0,
     ("transfer", "n_envs"): 1, ("transfer", "parallel_jobs"): 0, ("run", "checkpoint_every"): 1,
     ("run", "keep_checkpoints"): 1,
 }

@@ -3,6 +3,7 @@ trial on levels it has not trained on?). Training itself is `workbench train PRE
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -33,20 +34,28 @@ def print_curve(curve, stream=sys.stdout) -> None:
         stream.write(f"{i} | {mean:.2f} | {std:.2f}\n")
 
 
-def write_within_trial_curve(run_dir: Path, n_trials: int = 20, **options):
-    """Evaluate an RL² run and write its curve; bad input becomes a UserError naming the file."""
+@contextlib.contextmanager
+def within_trial_errors_as_user_error(run_dir: Path):
+    """Bad runs, checkpoints or settings met while evaluating become a UserError naming the file."""
     from workbench.engine.checkpoint import CheckpointError
-    from workbench.engine.rl2.evaluate import evaluate_run
     from workbench.engine.run_store import RunStoreError
 
-    if n_trials < 1:
-        raise UserError(f"--trials must be at least 1 (got {n_trials})")
     try:
-        return evaluate_run(run_dir, n_trials, **options)
+        yield
     except (CheckpointError, RunStoreError) as exc:
         raise UserError(str(exc)) from None
     except ValueError as exc:
         raise UserError(f"{run_dir}: {exc}" if str(run_dir) not in str(exc) else str(exc)) from None
+
+
+def write_within_trial_curve(run_dir: Path, n_trials: int = 20, **options):
+    """Evaluate an RL² run and write its curve; bad input becomes a UserError naming the file."""
+    from workbench.engine.rl2.evaluate import evaluate_run
+
+    if n_trials < 1:
+        raise UserError(f"--trials must be at least 1 (got {n_trials})")
+    with within_trial_errors_as_user_error(run_dir):
+        return evaluate_run(run_dir, n_trials, **options)
 
 
 def _rl2_eval(args) -> int:

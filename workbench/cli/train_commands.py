@@ -169,11 +169,14 @@ def _train(args) -> int:
         progress.done()
     state = "stopped" if trainer.state == "stopped" else "finished"
     print(f"{state} at step {trainer.global_step} (update {trainer.update}); run folder {run_dir}", file=sys.stderr)
-    if preset.run.algorithm == "rl2" and state == "finished":  # RL²'s score: the within-trial curve
-        from workbench.cli.rl2_commands import print_curve, write_within_trial_curve
+    from workbench.cli.rl2_commands import print_curve, within_trial_errors_as_user_error
+    from workbench.engine.rl2.evaluate import evaluate_after_training
 
-        print("RL²: playing trials on the evaluation levels for the within-trial curve", file=sys.stderr)
-        curve, path = write_within_trial_curve(run_dir, device=str(trainer.compute.device))
+    with within_trial_errors_as_user_error(run_dir):  # RL²'s score: the within-trial curve
+        result = evaluate_after_training(run_dir, state, device=str(trainer.compute.device), on_start=lambda: print(
+            "RL²: playing trials on the evaluation levels for the within-trial curve", file=sys.stderr))
+    if result is not None:
+        curve, path = result
         print_curve(curve)
         print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -88,6 +88,8 @@ class RL2Config:
     """GRU hidden units."""
     bptt_steps: int = 128
     """Truncated back-propagation length (rollout segment)."""
+    eval_trials: int = 20
+    """Trials played for the within-trial curve when training finishes; 0 = none (`workbench rl2-eval` later)."""
 
 
 @dataclass

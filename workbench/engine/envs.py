@@ -28,6 +28,7 @@ import numpy as np
 
 from workbench.catalog.levels import Level
 from workbench.engine.actions import ActionSet, check_compatible, resolve_action_set
+from workbench.engine.movie_writer import MovieWriter, bk2_template
 from workbench.engine.wrappers import (AllowBacktracking, Discretizer, EpisodeStats, FrameStack, RewardScale,
                                        StickyFrameSkip, TimeLimit, WarpFrame)
 
@@ -81,9 +82,10 @@ class RetroLevelEnv(gym.Env):
       with its own RNG (seeded from `seed`; `reset(seed=s)` reseeds it).
     - `level` is the level being played; `get_frame()` the newest full-size RGB screen (no copy).
     - With `record_dir`, each episode is recorded as a .bk2 movie (start state + the buttons of every emulator
-      frame, so replay is exact) at record_dir/<level_dirname>/w{worker:02d}-e{episode:06d}.bk2. It is written
-      under a temporary name and renamed when `finish_episode()` is called at the episode's end; an episode cut
-      short by a reset or close is discarded. Numbering continues after existing movies, so none is overwritten.
+      frame, so replay is exact) at record_dir/<level_dirname>/w{worker:02d}-e{episode:06d}.bk2. The buttons are
+      kept in memory (`MovieWriter`: cheaper than stable-retro's per-frame recorder, same file) and the file is
+      written atomically when `finish_episode()` is called at the episode's end; an episode cut short by a reset
+      or close is discarded. Numbering continues after existing movies, so none is overwritten.
     """
 
     metadata = {"render_modes": []}
@@ -106,8 +108,7 @@ class RetroLevelEnv(gym.Env):
         self.rng = np.random.default_rng([seed, 0])
         self.record_dir = Path(record_dir) if record_dir is not None else None
         self.episode_index = self._next_episode_index()
-        self._movie_tmp: Path | None = None
-        self._movie_final: Path | None = None
+        self._movie: MovieWriter | None = None  # the running episode's buttons, when recording
         self._states: dict[Level, bytes] = {}
         self.retro = None
         self.level = self.levels[worker_index % len(self.levels)]
@@ -164,6 +165,8 @@ class RetroLevelEnv(gym.Env):
         return obs, info
 
     def step(self, action):
+        if self._movie is not None:
+            self._movie.add(action)
         return self.retro.step(action)
 
     def step_frames(self, actions) -> tuple:
@@ -176,13 +179,11 @@ class RetroLevelEnv(gym.Env):
             return self._step_frames_one_by_one(actions)
         if retro.img is None:
             raise RuntimeError("reset the env before stepping it")
-        em, data, movie = retro.em, retro.data, retro.movie
+        em, data, movie = retro.em, retro.data, self._movie
         total, done = 0.0, False
         for buttons in actions:
             if movie is not None:
-                for i in range(retro.num_buttons):
-                    movie.set_key(i, buttons[i], 0)
-                movie.step()
+                movie.add(buttons)
             em.set_button_mask(buttons, 0)
             em.step()
             data.update_ram()
@@ -195,7 +196,7 @@ class RetroLevelEnv(gym.Env):
     def _step_frames_one_by_one(self, actions) -> tuple:
         total = 0.0
         for buttons in actions:
-            obs, reward, terminated, truncated, info = self.retro.step(buttons)
+            obs, reward, terminated, truncated, info = self.step(buttons)
             total += reward
             if terminated or truncated:
                 break
@@ -212,8 +213,10 @@ class RetroLevelEnv(gym.Env):
         """After this worker's existing movies (never overwrite); also drops the temp files of its dead runs."""
         if self.record_dir is None:
             return 0
-        for stale in glob.glob(str(self.record_dir / "*" / f".w{self.worker_index:02d}-e*.tmp.bk2")):
-            pid = re.search(r"\.(\d+)\.tmp\.bk2$", stale)
+        stale_files = (glob.glob(str(self.record_dir / "*" / f".w{self.worker_index:02d}-e*.tmp.bk2"))
+                       + glob.glob(str(self.record_dir / "*" / f".w{self.worker_index:02d}-e*.bk2.*.tmp")))
+        for stale in stale_files:
+            pid = re.search(r"\.(\d+)\.tmp(\.bk2)?$", stale)
             if pid and not _pid_alive(int(pid.group(1))):
                 Path(stale).unlink(missing_ok=True)
         pattern = str(self.record_dir / "*" / f"w{self.worker_index:02d}-e*.bk2")
@@ -222,33 +225,23 @@ class RetroLevelEnv(gym.Env):
         return max(numbers, default=-1) + 1
 
     def _start_movie(self) -> None:
-        folder = self.record_dir / level_dirname(self.level)
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"w{self.worker_index:02d}-e{self.episode_index:06d}.bk2"
-        self._movie_final = folder / name
-        self._movie_tmp = folder / f".{name}.{os.getpid()}.tmp.bk2"
-        self.retro.record_movie(str(self._movie_tmp))
-
-    def _close_movie(self) -> None:
-        if self.retro is not None and self.retro.movie is not None:
-            self.retro.movie.close()
-            self.retro.movie = None
+        retro = self.retro
+        template = bk2_template(retro.gamename, retro.em, retro.num_buttons, retro.players)
+        self._movie = MovieWriter(template, retro.initial_state)
 
     def _discard_movie(self) -> None:
-        self._close_movie()
-        if self._movie_tmp is not None:
-            self._movie_tmp.unlink(missing_ok=True)
-            self._movie_tmp = None
+        self._movie = None
 
     def finish_episode(self) -> dict:
-        """Close the episode's movie (when recording) and return {'movie': path relative to record_dir}."""
-        if self._movie_tmp is None:
+        """Write the episode's movie (when recording) and return {'movie': path relative to record_dir}."""
+        if self._movie is None:
             return {}
-        self._close_movie()
-        os.replace(self._movie_tmp, self._movie_final)
-        self._movie_tmp = None
+        path = (self.record_dir / level_dirname(self.level)
+                / f"w{self.worker_index:02d}-e{self.episode_index:06d}.bk2")
+        self._movie.write(path)
+        self._movie = None
         self.episode_index += 1
-        return {"movie": self._movie_final.relative_to(self.record_dir).as_posix()}
+        return {"movie": path.relative_to(self.record_dir).as_posix()}
 
 
 def _pid_alive(pid: int) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from workbench.engine.policy_api import ActorCritic, PolicyStep
 
@@ -87,8 +88,13 @@ class NatureCNN(_FeedForward):
         self.to(memory_format=torch.channels_last)
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
-        x = obs.to(torch.float32).contiguous(memory_format=torch.channels_last) * (1.0 / 255.0)
-        return self.trunk(x)
+        # Layout change on the uint8 frames (a quarter of the bytes), one float conversion that keeps it, and
+        # the /255 folded into the first convolution's weights: saves two full passes over the float input.
+        x = obs.contiguous(memory_format=torch.channels_last).to(torch.float32)
+        convs = self.trunk[0]
+        first = convs[0]
+        h = F.conv2d(x, first.weight * (1.0 / 255.0), first.bias, first.stride)
+        return self.trunk[1:](convs[1:](h))
 
 
 class MLPActorCritic(_FeedForward):

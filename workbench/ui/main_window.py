@@ -17,6 +17,7 @@ from workbench.ui.live_view import LiveView
 from workbench.ui.run_controller import RunController
 from workbench.ui.runs_panel import RunsPanel
 from workbench.ui.transfer_view import TransferView
+from workbench.ui.within_trial_view import WithinTrialView
 
 
 def _load_catalog():
@@ -50,6 +51,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.curves, "Curves")
         self.tabs.addTab(self.transfer_view, "Transfer")
+        self.within_trial_view = WithinTrialView()
+        self.tabs.addTab(self.within_trial_view, "Within trial")
         self.replay_viewer = self._replay_viewer()
         if self.replay_viewer is not None:
             self.tabs.addTab(self.replay_viewer, "Replay")
@@ -216,6 +219,7 @@ class MainWindow(QMainWindow):
         self.live_view.set_run(handle.name if handle is not None else None)
         self.curves.show_history(self.controller.history(handle) if handle is not None else None)
         self.transfer_view.load_run(handle.run_dir if handle is not None else None)
+        self.within_trial_view.load_run(handle.run_dir if handle is not None else None)
         if handle is not None and self.replay_viewer is not None:
             try:
                 self.replay_viewer.open_run(handle.run_dir)
@@ -257,6 +261,7 @@ class MainWindow(QMainWindow):
                 policy = "stop" if box.clickedButton() is stop else "leave"
             stop_runs = policy == "stop"
         self._curves_timer.stop()
+        self.within_trial_view.shutdown()  # its evaluation process, if one is going
         if self.replay_viewer is not None and hasattr(self.replay_viewer, "shutdown"):
             self.replay_viewer.shutdown()  # its emulator process
         self.controller.shutdown(stop_runs)

@@ -10,7 +10,7 @@ from workbench.bridge import protocol
 from workbench.bridge.supervisor import FINAL_STATES, RunHandle, Supervisor
 from workbench.ui.run_history import RunHistory
 
-POLL_HZ = 40  # 30-60 Hz: draws >= 30 new frames/s when the envs produce them
+POLL_HZ = 30  # draws a new frame on each tick when the envs produce one: 30 fps, and no more CPU than that
 
 
 class RunController(QObject):

@@ -197,3 +197,18 @@ def evaluate_run(run_dir: Path, n_trials: int = 20, *, level_list: str | None = 
     path = store.path / CURVE_FILE
     save_curve(path, curve)
     return curve, path
+
+
+def evaluate_after_training(run_dir: Path, final_state: str, *, device: str = "cpu",
+                            on_start=None) -> tuple[WithinTrialCurve, Path] | None:
+    """The step after training, shared by `workbench train` and the GUI's run process: a finished RL² run gets
+    its within-trial curve (`rl2.eval_trials` trials; 0 skips it). Returns None when there is nothing to do;
+    calls `on_start()` just before the (bounded, but not instant) evaluation begins."""
+    from workbench.engine.run_store import RunStore
+
+    preset = RunStore.open(run_dir).config()
+    if preset.run.algorithm != "rl2" or final_state != "finished" or preset.rl2.eval_trials < 1:
+        return None
+    if on_start is not None:
+        on_start()
+    return evaluate_run(run_dir, preset.rl2.eval_trials, device=device)
