@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from workbench.bridge import protocol
-from workbench.bridge.supervisor import Supervisor, pid_alive
+from workbench.bridge.supervisor import Supervisor
+from workbench.processes import pid_alive
 from workbench.catalog.levels import Level, LevelSet
 from workbench.catalog.presets import load_preset
 from workbench.paths import DEFAULT_PRESET, SHM_PREFIX

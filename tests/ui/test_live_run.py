@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.bridge.supervisor import pid_alive
+from workbench.processes import pid_alive
 from workbench.catalog.presets import load_preset, save_preset
 from workbench.paths import DEFAULT_PRESET
 from workbench.ui.main_window import MainWindow

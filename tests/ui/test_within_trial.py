@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from workbench.bridge.supervisor import pid_alive
+from workbench.processes import pid_alive
 from workbench.catalog.levels import Level, LevelSet
 from workbench.catalog.presets import load_preset, save_preset
 from workbench.engine.rl2 import evaluate

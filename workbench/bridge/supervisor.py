@@ -22,6 +22,7 @@ from workbench.bridge import protocol
 from workbench.bridge.frames import FrameReader
 from workbench.bridge.run_process import BRIDGE_FILE, LAUNCH_FILE, LOG_FILE
 from workbench.paths import SHM_PREFIX, atomic_write_text, runs_dir
+from workbench.processes import pid_alive
 
 FINAL_STATES = ("finished", "failed", "stopped")
 
@@ -47,21 +48,6 @@ class VecEnvFrames:
 
     def close(self) -> None:
         self._reader.close()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie still answers kill(0); it is dead for our purposes
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def read_status(run_dir: Path) -> dict:

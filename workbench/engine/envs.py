@@ -31,6 +31,7 @@ from workbench.engine.actions import ActionSet, check_compatible, resolve_action
 from workbench.engine.movie_writer import MovieWriter, bk2_template
 from workbench.engine.wrappers import (AllowBacktracking, Discretizer, EpisodeStats, FrameStack, RewardScale,
                                        StickyFrameSkip, TimeLimit, WarpFrame)
+from workbench.processes import pid_alive
 
 
 def ensure_integrations() -> None:
@@ -217,7 +218,7 @@ class RetroLevelEnv(gym.Env):
                        + glob.glob(str(self.record_dir / "*" / f".w{self.worker_index:02d}-e*.bk2.*.tmp")))
         for stale in stale_files:
             pid = re.search(r"\.(\d+)\.tmp(\.bk2)?$", stale)
-            if pid and not _pid_alive(int(pid.group(1))):
+            if pid and not pid_alive(int(pid.group(1))):
                 Path(stale).unlink(missing_ok=True)
         pattern = str(self.record_dir / "*" / f"w{self.worker_index:02d}-e*.bk2")
         numbers = [int(m.group(1)) for p in glob.glob(pattern)
@@ -242,16 +243,6 @@ class RetroLevelEnv(gym.Env):
         self._movie = None
         self.episode_index += 1
         return {"movie": path.relative_to(self.record_dir).as_posix()}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def make_env(levels: list[Level], env_config, seed: int = 0, worker_index: int = 0,
