@@ -2,7 +2,7 @@
 the other in the same run (Airstriker-Genesis-v0 Level1, 8 envs in worker processes, sticky frame skip 4
 (p=0.25), 84x84 gray, 4-frame stack, Nature CNN, n_steps 128, minibatch 256, 4 epochs; see sb3_reference.py).
 
-Usage: python bench/throughput.py [--seconds S] [--rounds R] [--envs N]
+Usage: python bench/throughput.py [--seconds S] [--rounds R] [--envs N] [--overlap]
 Each round runs ours, then SB3, each for S seconds in a fresh process; the ratio is of the summed agent steps/s.
 Last line: ratio_vs_sb3=X
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def ours(seconds: float, n_envs: int, seed: int) -> None:
+def ours(seconds: float, n_envs: int, seed: int, overlap: bool = False) -> None:
     """Run our trainer for `seconds` and print a line like the SB3 reference's."""
     from workbench.catalog.levels import Level
     from workbench.engine.config import EnvConfig, PPOConfig
@@ -31,13 +31,14 @@ def ours(seconds: float, n_envs: int, seed: int) -> None:
                              frame_stack=4, reward_scale=1.0, level_sampling="fixed")
     settings.ppo = PPOConfig(n_envs=n_envs, n_steps=128, n_minibatches=n_envs * 128 // 256, n_epochs=4,
                              learning_rate=2.5e-4, gamma=0.99, gae_lambda=0.95, clip_range=0.1, ent_coef=0.01,
-                             vf_coef=0.5, max_grad_norm=0.5)
+                             vf_coef=0.5, max_grad_norm=0.5, overlap=overlap)
     settings.run.seed = seed
     settings.run.record_episodes = False
     returns: list[float] = []
     trainer = Trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
                       hooks=Hooks(on_episode=[lambda e: returns.append(e.episode_return)]))
-    info = f"device={trainer.compute.device} precision={trainer.compute.precision} threads={trainer.threads}"
+    info = (f"device={trainer.compute.device} precision={trainer.compute.precision} threads={trainer.threads} "
+            f"overlap={overlap}")
     timer = threading.Timer(seconds, trainer.stop)
     t0 = time.perf_counter()
     timer.start()
@@ -66,15 +67,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--envs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overlap", action="store_true", help="our side collects the next rollout while it learns")
     parser.add_argument("--ours", action="store_true", help=argparse.SUPPRESS)  # internal: one side
     args = parser.parse_args()
     if args.ours:
-        ours(args.seconds, args.envs, args.seed)
+        ours(args.seconds, args.envs, args.seed, args.overlap)
         return
     totals = {"ours": [0, 0.0], "sb3": [0, 0.0]}
     for _ in range(args.rounds):
         for name, cmd in (("ours", [sys.executable, __file__, "--ours", "--seconds", str(args.seconds), "--envs",
-                                    str(args.envs), "--seed", str(args.seed)]),
+                                    str(args.envs), "--seed", str(args.seed)] + ["--overlap"] * args.overlap),
                           ("sb3", [sys.executable, str(HERE / "sb3_reference.py"), str(args.seconds),
                                    str(args.envs), str(args.seed)])):
             steps, secs, line = run_side(cmd)

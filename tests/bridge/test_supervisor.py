@@ -103,3 +103,27 @@ def test_killed_run_process_is_failed_and_its_segment_cleaned(tmp_path):
     assert not list(Path("/dev/shm").glob(f"{SHM_PREFIX}{handle.pid}_*"))
     assert not Path(f"/proc/{handle.pid}").exists() or not pid_alive(handle.pid)
     supervisor.shutdown(stop_runs=True)
+
+
+def test_only_an_ended_stopped_or_failed_run_with_a_checkpoint_can_resume(tmp_path):
+    from workbench.bridge.supervisor import RunHandle
+
+    supervisor = Supervisor(tmp_path / "runs")
+    run_dir = tmp_path / "runs" / "cli-run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.toml").write_text("")  # a `workbench train` run: no launch.json, its config instead
+    handle = RunHandle(run_dir=run_dir, state="stopped")
+    assert not supervisor.can_resume(handle)  # no checkpoint yet
+    (run_dir / "checkpoints" / "update_1.pt").write_bytes(b"x")
+    assert supervisor.can_resume(handle)
+    for state in ("running", "paused", "finished"):
+        handle.state = state
+        assert not supervisor.can_resume(handle)
+    handle.state = "failed"
+    assert supervisor.can_resume(handle)
+    handle.pid = os.getpid()  # its process still alive: not resumable
+    assert not supervisor.can_resume(handle)
+    handle.pid, handle.state = None, "finished"
+    with pytest.raises(ValueError, match="stopped or failed"):
+        supervisor.resume(handle)
+    assert not (run_dir / "launch.json").exists()  # nothing written for a refused resume

@@ -84,6 +84,54 @@ def test_update_moves_the_policy_and_reports_metrics():
     assert metrics["approx_kl"] > 0
 
 
+def test_decoupled_update_clips_around_the_current_weights_and_weights_by_the_acting_policy():
+    torch.manual_seed(0)
+    policy = make_policy(PolicySpec("mlp", (16,), 3, 32))
+    cfg = PPOConfig(n_minibatches=1, n_epochs=1, clip_range=0.2)
+    buf, _ = _minibatch_from_buffer(policy, cfg)
+    learner = PPOLearner(policy, cfg, resolve_compute("cpu", "fp32"), np.random.default_rng(0), decoupled=True)
+    # Acted by these very weights: the proximal pass reproduces the rollout and every weight is 1.
+    logp, values, weights = learner._proximal(buf)
+    torch.testing.assert_close(logp, buf.logprobs)
+    torch.testing.assert_close(values, buf.values)
+    torch.testing.assert_close(weights, torch.ones_like(weights))
+    # Acted by other (older) weights: ratios start at 1 against the current weights (nothing clipped yet), and
+    # each sample's weight is pi_current / pi_acting, truncated.
+    behaviour = buf.logprobs + torch.linspace(-1.5, 1.5, buf.logprobs.numel()).reshape(buf.logprobs.shape)
+    buf.logprobs.copy_(behaviour)
+    logp, values, weights = learner._proximal(buf)
+    torch.testing.assert_close(weights, (logp - behaviour).exp().clamp(max=2.0))
+    assert float(weights.max()) == 2.0 and float(weights.min()) < 0.5
+    mb = next(learner.minibatches(buf, (logp, values, weights)))
+    _, stats = ppo_loss(policy, mb, cfg)
+    assert float(stats["clip_fraction"]) == 0.0 and float(stats["approx_kl"]) == pytest.approx(0.0, abs=1e-6)
+    # ... whereas clipping around the acting policy would clip most samples before any step was taken.
+    _, stale = ppo_loss(policy, next(learner.minibatches(buf)), cfg)
+    assert float(stale["clip_fraction"]) > 0.5
+    assert np.isfinite(learner.update(buf)["importance_weight"])
+
+
+def test_overlapped_rollouts_act_with_the_weights_from_before_the_update_in_flight():
+    """With ppo.overlap, rollout k+1 is collected while update k learns: it acts with the weights after
+    update k-1; the store and the hooks still see every update once, in order, counting learned steps."""
+    flat = lambda m: torch.cat([p.detach().flatten().clone() for p in m.parameters()])  # noqa: E731
+    acted, learned = [], []
+    hooks = Hooks(on_rollout=[lambda r: acted.append(flat(trainer.actor))],
+                  on_update=[lambda u: learned.append((u.update, u.global_step, flat(trainer.policy)))])
+    settings = toy_settings(n_envs=2, n_steps=8, n_minibatches=1, n_epochs=1, learning_rate=1e-2, overlap=True)
+    trainer = Trainer(settings, env_fns=[functools.partial(corridor, 16, 32)] * 2, hooks=hooks, in_process=True)
+    initial = flat(trainer.policy)
+    trainer.run(5 * 16)
+    assert [u for u, _, _ in learned] == [1, 2, 3, 4, 5]
+    assert [g for _, g, _ in learned] == [16, 32, 48, 64, 80] and trainer.learned_step == 80
+    assert len(acted) == 5
+    assert torch.equal(acted[0], initial) and torch.equal(acted[1], initial)  # update 1 was in flight
+    for k in range(2, 5):
+        assert torch.equal(acted[k], learned[k - 2][2])  # rollout k+1 acted with the weights after update k-1
+        assert not torch.equal(acted[k], learned[k - 1][2])
+    assert torch.equal(flat(trainer.actor), flat(trainer.policy))  # synced after the last update
+
+
 class ColumnRecorder(ActorCritic):
     """A recurrent policy whose 'state' is a per-env id: checks that the learner passes whole columns."""
 

@@ -59,7 +59,7 @@ def test_stored_rollout_bootstraps_truncation_only(terminate):
         ends = buf.terminated if terminate else buf.truncated
         assert int(ends.sum()) == 2  # env steps 1..8: each of 2 envs ends once (after its 5th step)
         with torch.no_grad():
-            v_final = float(trainer.policy(torch.tensor([[1.0]]))[1])
+            v_final = float(trainer.actor(torch.tensor([[1.0]]))[1])
         for t, i in zip(*torch.nonzero(ends, as_tuple=True)):
             if terminate:
                 assert float(buf.bootstrap[t, i]) == 0.0

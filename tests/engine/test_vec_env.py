@@ -114,6 +114,20 @@ def test_a_killed_worker_raises_and_close_cleans_up():
     assert not ours & our_segments()
 
 
+def test_sending_to_a_worker_that_is_already_gone_names_the_worker():
+    """The pipe to a dead worker is broken: sending the step must say which worker died, not BrokenPipeError."""
+    venv = ShmVecEnv([env_thunk([AIRSTRIKER], CONFIG, 0, i) for i in range(2)])
+    try:
+        venv.reset()
+        os.kill(venv._processes[0].pid, signal.SIGKILL)
+        venv._processes[0].join(10)
+        with pytest.raises(WorkerDiedError) as caught:
+            venv.step_async([0, 0])
+        assert caught.value.env_index == 0 and caught.value.exitcode == -signal.SIGKILL
+    finally:
+        venv.close()
+
+
 @pytest.mark.slow
 def test_an_exception_in_a_worker_env_comes_back_with_its_traceback():
     with ShmVecEnv([env_thunk([AIRSTRIKER], CONFIG, 0, i) for i in range(2)]) as venv:

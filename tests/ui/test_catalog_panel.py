@@ -93,3 +93,53 @@ def test_action_space_mismatch_is_flagged_inline(qtbot, catalog, atari_roms):
     assert not levels.problems.get(airstriker)
     levels.editor.remove("test", [0])
     assert not levels.problems
+
+
+def _data_root_without_atari_roms(tmp_path):
+    """A stable-retro data folder holding the Atari 2600 integrations without their ROMs (the installed one may
+    have them imported already, and tests never remove what other runs rely on)."""
+    from workbench.catalog.systems import retro_data_root
+
+    root = tmp_path / "retro-data"
+    for game in (retro_data_root() / "stable").glob("*-Atari2600-v0"):
+        shutil.copytree(game, root / "stable" / game.name, ignore=shutil.ignore_patterns("rom.a26", "rom.bin"))
+    return root
+
+
+def test_first_start_offers_atari_roms_once_declined_not_asked_again(qtbot, tmp_path):
+    from workbench.ui import ui_state
+
+    catalog = Catalog(data_root=_data_root_without_atari_roms(tmp_path), custom_dirs=[])
+    assert not any(e.playable for e in catalog.games() if e.system == "Atari2600")
+    assert ui_state.load() == {}  # an empty WORKBENCH_HOME: never asked
+    panel = _panel(qtbot, catalog)
+    assert panel.atari_offer_open() and not panel.atari_bar.isHidden()
+    qtbot.mouseClick(panel.atari_decline, _left())
+    assert panel.atari_bar.isHidden() and ui_state.load()["atari_rom_offer"] == "declined"
+    assert not any(e.playable for e in catalog.games() if e.system == "Atari2600")  # nothing imported
+    again = _panel(qtbot, catalog)  # the next start
+    assert again.atari_bar.isHidden() and not again.atari_offer_open()
+
+
+@pytest.mark.slow
+def test_first_start_offer_accepted_imports_the_atari_roms(qtbot, tmp_path):
+    from workbench.ui import ui_state
+
+    root = _data_root_without_atari_roms(tmp_path)
+    catalog = Catalog(data_root=root, custom_dirs=[])
+    panel = _panel(qtbot, catalog)
+    assert not panel.atari_bar.isHidden()
+    with qtbot.waitSignal(panel.import_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(panel.atari_button, _left())
+    imported = [r for r in blocker.args[0] if r.status == "imported"]
+    assert len(imported) >= 30  # ale-py ships 32 that match stable-retro's Atari games
+    playable = {e.id for e in catalog.games() if e.system == "Atari2600" and e.playable}
+    assert "Pong-Atari2600-v0" in playable and (root / "stable" / "Pong-Atari2600-v0" / "rom.a26").is_file()
+    assert panel.atari_bar.isHidden() and ui_state.load()["atari_rom_offer"] == "accepted"
+    assert _panel(qtbot, catalog).atari_bar.isHidden()  # not offered again
+
+
+def _left():
+    from PySide6.QtCore import Qt
+
+    return Qt.LeftButton

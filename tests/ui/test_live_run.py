@@ -11,45 +11,9 @@ import numpy as np
 import pytest
 
 from workbench.processes import pid_alive
-from workbench.catalog.presets import load_preset, save_preset
-from workbench.paths import DEFAULT_PRESET
-from workbench.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.slow
 WAIT_MS = 120_000  # generous: two cores shared with other test processes
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    from workbench.catalog.catalog import Catalog
-
-    return Catalog()
-
-
-@pytest.fixture
-def tiny_preset(tmp_path) -> Path:
-    preset = load_preset(DEFAULT_PRESET)
-    preset.name = "tiny"
-    preset.ppo.n_envs = 2
-    preset.ppo.n_steps = 32
-    preset.ppo.n_epochs = 1
-    preset.ppo.n_minibatches = 2
-    preset.ppo.total_steps = 1_000_000  # the test stops it
-    preset.env.max_episode_steps = 40  # short episodes: curve points come fast
-    preset.run.record_episodes = False
-    path = tmp_path / "tiny.toml"
-    save_preset(preset, path)
-    return path
-
-
-def _window(qtbot, preset_path, catalog) -> MainWindow:
-    window = MainWindow(preset_path, catalog=catalog)
-    window.quiet = True
-    window.catalog_panel.quiet = True
-    qtbot.addWidget(window)
-    window.resize(1400, 900)
-    window.show()
-    return window
 
 
 def _env_workers(pid: int) -> list[int]:
@@ -73,8 +37,8 @@ def _wait_gone(qtbot, pid: int) -> None:
     qtbot.waitUntil(lambda: not pid_alive(pid), timeout=30_000)
 
 
-def test_live_run_draws_and_obeys_pause_resume_stop(qtbot, tiny_preset, catalog):
-    window = _window(qtbot, tiny_preset, catalog)
+def test_live_run_draws_and_obeys_pause_resume_stop(qtbot, open_window, tiny_preset, catalog):
+    window = open_window(tiny_preset, catalog)
     handle = None
     try:
         assert window.level_panel.level_set.train, "the preset's levels show in the editor"
@@ -116,8 +80,8 @@ def test_live_run_draws_and_obeys_pause_resume_stop(qtbot, tiny_preset, catalog)
             os.killpg(handle.pid, signal.SIGKILL)
 
 
-def test_reattach_after_window_recreated_and_worker_death_shows_failed(qtbot, tiny_preset, catalog):
-    first = _window(qtbot, tiny_preset, catalog)
+def test_reattach_after_window_recreated_and_worker_death_shows_failed(qtbot, open_window, tiny_preset, catalog):
+    first = open_window(tiny_preset, catalog)
     handle = first.start_run("bg")
     pid = handle.pid
     try:
@@ -127,7 +91,7 @@ def test_reattach_after_window_recreated_and_worker_death_shows_failed(qtbot, ti
         first.close()
         assert pid_alive(pid), "a run left running survives its window"
 
-        second = _window(qtbot, tiny_preset, catalog)
+        second = open_window(tiny_preset, catalog)
         again = second.controller.selected
         assert again is not None and again.name == handle.name and again.process is None
         qtbot.waitUntil(lambda: second.curves.point_count() > 0, timeout=10_000)  # history from the run store

@@ -18,7 +18,6 @@ from workbench.engine.rl2 import evaluate
 from workbench.engine.rl2.evaluate import EpisodeIndexStats, WithinTrialCurve, save_curve
 from workbench.paths import DEFAULT_PRESET
 from workbench.ui import within_trial_view
-from workbench.ui.main_window import MainWindow
 from workbench.ui.within_trial_view import WithinTrialView
 
 LEVELS = ("Airstriker-Genesis-v0:Level1", "Airstriker-Genesis-v0:Level1.Sec08")
@@ -94,19 +93,9 @@ def tiny_rl2_preset(tmp_path) -> Path:
     return path
 
 
-def _window(qtbot, preset_path) -> MainWindow:
-    window = MainWindow(preset_path)
-    window.quiet = True
-    window.catalog_panel.quiet = True
-    qtbot.addWidget(window)
-    window.resize(1400, 900)
-    window.show()
-    return window
-
-
 @pytest.mark.slow
-def test_rl2_run_from_the_gui_streams_and_shows_its_within_trial_curve(qtbot, tiny_rl2_preset):
-    window = _window(qtbot, tiny_rl2_preset)
+def test_rl2_run_from_the_gui_streams_and_shows_its_within_trial_curve(qtbot, open_window, tiny_rl2_preset):
+    window = open_window(tiny_rl2_preset)
     handle = None
     try:
         assert [str(lv) for lv in window.level_panel.level_set.train] == list(LEVELS)
@@ -143,12 +132,12 @@ def test_rl2_run_from_the_gui_streams_and_shows_its_within_trial_curve(qtbot, ti
 
 
 @pytest.mark.slow
-def test_stopping_during_evaluation_keeps_the_run_and_the_button_makes_the_curve(qtbot, tiny_rl2_preset):
+def test_stopping_during_evaluation_keeps_the_run_and_the_button_makes_the_curve(qtbot, open_window, tiny_rl2_preset):
     preset = load_preset(tiny_rl2_preset)
     preset.rl2.eval_trials = 1000  # far more than the test waits for: it stops the evaluation
     preset.ppo.total_steps = 64
     save_preset(preset, tiny_rl2_preset, overwrite=True)
-    window = _window(qtbot, tiny_rl2_preset)
+    window = open_window(tiny_rl2_preset)
     handle = None
     try:
         window.runs_panel.run_name.setText("rl2-stop")

@@ -25,6 +25,8 @@ from workbench.paths import SHM_PREFIX, atomic_write_text, runs_dir
 from workbench.processes import pid_alive
 
 FINAL_STATES = ("finished", "failed", "stopped")
+RUN_CONFIG = "config.toml"
+"""The resolved preset the run store keeps in every run folder."""
 
 
 class VecEnvFrames:
@@ -335,6 +337,29 @@ class Supervisor:
         handle = RunHandle(run_dir=run_dir, process=process, pid=process.pid)
         self.runs[handle.name] = handle
         return handle
+
+    def can_resume(self, handle: RunHandle) -> bool:
+        """A stopped or failed run (its process gone) with a checkpoint to continue from."""
+        checkpoints = Path(handle.run_dir) / "checkpoints"
+        return (handle.state in ("stopped", "failed") and not handle.process_alive()
+                and ((handle.run_dir / LAUNCH_FILE).is_file() or (handle.run_dir / RUN_CONFIG).is_file())
+                and checkpoints.is_dir() and any(checkpoints.iterdir()))
+
+    def resume(self, handle: RunHandle) -> RunHandle:
+        """Continue a run that is not going from its newest good checkpoint, in a new run process; the new
+        handle replaces the old one (same name). Raises ValueError when it cannot be resumed."""
+        if not self.can_resume(handle):
+            raise ValueError(f"{handle.name} cannot be resumed ({handle.state}): only a stopped or failed run "
+                             "with a checkpoint in its checkpoints/ folder can")
+        handle.detach()
+        launch_path = handle.run_dir / LAUNCH_FILE
+        try:
+            launch = json.loads(launch_path.read_text())
+        except FileNotFoundError:  # started by `workbench train`: its resolved preset is the run's config
+            launch = {"preset": RUN_CONFIG, "total_steps": None}
+        launch["resume"] = True
+        atomic_write_text(launch_path, json.dumps(launch, indent=1))
+        return self.start_dir(handle.run_dir)
 
     def attach(self, run_dir: Path) -> RunHandle:
         """Follow a run started earlier (maybe by another GUI). Finished runs get a handle in their final state."""

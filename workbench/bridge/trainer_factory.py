@@ -12,7 +12,9 @@ def build(run_dir: Path, launch: dict, hooks):
     from workbench.engine.trainer import Trainer
 
     preset = load_preset(run_dir / launch.get("preset", LAUNCH_PRESET))
-    trainer = Trainer(preset, list(preset.levels.train), run_dir=run_dir, hooks=hooks)
+    # resume: continue from the run's newest good checkpoint (the run store keeps its curves and history)
+    trainer = Trainer(preset, list(preset.levels.train), run_dir=run_dir, hooks=hooks,
+                      resume=bool(launch.get("resume")))
     return trainer, [str(level) for level in preset.levels.train]
 
 

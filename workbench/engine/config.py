@@ -70,6 +70,9 @@ class PPOConfig:
     """Global gradient-norm clip."""
     normalize_advantages: bool = True
     """Normalize advantages per minibatch."""
+    overlap: bool = False
+    """Collect the next rollout while the update learns (one update of policy lag, corrected by decoupled PPO).
+    Pays with a GPU or many cores; on 2 CPU cores the contention costs what it saves."""
     total_steps: int = 1_000_000
     """Agent steps (summed over envs) to train for."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"

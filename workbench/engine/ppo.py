@@ -7,6 +7,13 @@ eps 1e-5), after CleanRL's ppo_atari.py and OpenAI baselines.
   `policy.evaluate` re-runs each column from `buffer.state0` with the stored reset/episode_start/prev_* inputs;
   with `bptt_steps` < T the columns are cut into segments of that length (truncated BPTT), each re-run from
   the state the rollout had at its start (`buffer.states`).
+
+Decoupled PPO (`decoupled=True`, for rollouts collected while the previous update ran, i.e. by weights one update
+old; Hilton et al. 2021, "Batch size-invariance for policy optimization"): the ratio is clipped around the
+*proximal* policy, the weights at the update's start (one no-grad pass over the rollout gives its log-probabilities
+and values), and each sample's objective is weighted by pi_prox(a)/pi_behaviour(a) (truncated at
+`MAX_IMPORTANCE_WEIGHT`) to correct for the acting policy. Clipping around the stale behaviour policy instead would
+clip most samples from the first minibatch on and stall learning whenever updates are large.
 """
 from __future__ import annotations
 
@@ -36,6 +43,8 @@ class Minibatch:
     prev_reward: torch.Tensor
     episode_start: torch.Tensor
     reset: torch.Tensor
+    weights: torch.Tensor
+    """Per-sample importance weight pi_prox / pi_behaviour (ones when the proximal policy acted)."""
     state0: torch.Tensor | None
 
 
@@ -53,7 +62,7 @@ def ppo_loss(policy: ActorCritic, mb: Minibatch, cfg: PPOConfig) -> tuple[torch.
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     log_ratio = logp - mb.logprobs
     ratio = log_ratio.exp()
-    pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)).mean()
+    pg_loss = (mb.weights * torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range))).mean()
 
     if cfg.clip_value:
         v_clipped = mb.values + (values - mb.values).clamp(-cfg.clip_range, cfg.clip_range)
@@ -73,10 +82,16 @@ def ppo_loss(policy: ActorCritic, mb: Minibatch, cfg: PPOConfig) -> tuple[torch.
     return loss, stats
 
 
+MAX_IMPORTANCE_WEIGHT = 2.0
+"""Truncation of decoupled PPO's pi_prox / pi_behaviour (bounds the variance a rare action could add)."""
+
+
 class PPOLearner:
     def __init__(self, policy: ActorCritic, cfg: PPOConfig, compute: Compute, rng: np.random.Generator,
-                 bptt_steps: int | None = None):
+                 bptt_steps: int | None = None, decoupled: bool = False):
         self.policy, self.cfg, self.compute, self.rng = policy, cfg, compute, rng
+        self.decoupled = decoupled
+        """The rollouts come from older weights than the update starts from: see the module docstring."""
         self.bptt_steps = bptt_steps
         """Recurrent policies: cut each env column into segments of this many steps (truncated BPTT), each
         re-run from the state stored at its start (`buffer.states`); None = whole columns from `state0`."""
@@ -86,12 +101,17 @@ class PPOLearner:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def minibatches(self, buf: RolloutBuffer):
+    def minibatches(self, buf: RolloutBuffer, old: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
+        """Minibatches of `buf`; `old` = (log-probabilities, values, importance weights) to clip around, by
+        default the acting policy's with weight 1."""
         t, n = buf.n_steps, buf.n_envs
         dev = self.compute.device
+        logprobs, values, weights = old if old is not None else (buf.logprobs, buf.values, torch.ones_like(buf.values))
+        fields = [buf.obs, buf.actions, logprobs, values, buf.advantages, buf.returns, buf.prev_action,
+                  buf.prev_reward, buf.episode_start, buf.reset, weights]
         if self.policy.recurrent:
             # Whole sequences (env columns, or their truncated-BPTT segments) for the recurrent re-run.
-            seqs, state0 = self._sequences(buf)
+            seqs, state0 = self._sequences(buf, fields)
             n_seq = seqs[0].shape[1]
             per = max(1, n_seq // self.cfg.n_minibatches)
             order = self.rng.permutation(n_seq)
@@ -103,19 +123,20 @@ class PPOLearner:
         total = t * n
         size = max(1, total // self.cfg.n_minibatches)
         order = self.rng.permutation(total)
-        flat = lambda x: x.reshape(total, *x.shape[2:])  # noqa: E731
-        views = [flat(x) for x in (buf.obs, buf.actions, buf.logprobs, buf.values, buf.advantages, buf.returns,
-                                   buf.prev_action, buf.prev_reward, buf.episode_start, buf.reset)]
+        views = [x.reshape(total, *x.shape[2:]) for x in fields]
         for start in range(0, total, size):
             idx = torch.from_numpy(order[start:start + size])
             parts = [v[idx].unsqueeze(0).to(dev, non_blocking=True) for v in views]
             yield Minibatch(*parts, state0=None)
 
-    def _sequences(self, buf: RolloutBuffer) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-        """The buffer's fields as (L, n_sequences, ...) sequences and their start states. With `bptt_steps` = L
-        < T, column j's segment s becomes sequence s * n + j, starting from buf.states[s * L, j]."""
-        fields = [buf.obs, buf.actions, buf.logprobs, buf.values, buf.advantages, buf.returns, buf.prev_action,
-                  buf.prev_reward, buf.episode_start, buf.reset]
+    def _sequences(self, buf: RolloutBuffer, fields: list[torch.Tensor] | None = None
+                   ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """`fields` (default: the buffer's, in Minibatch order) as (L, n_sequences, ...) sequences and their start
+        states. With `bptt_steps` = L < T, column j's segment s becomes sequence s * n + j, starting from
+        buf.states[s * L, j]."""
+        if fields is None:
+            fields = [buf.obs, buf.actions, buf.logprobs, buf.values, buf.advantages, buf.returns, buf.prev_action,
+                      buf.prev_reward, buf.episode_start, buf.reset]
         t, n = buf.n_steps, buf.n_envs
         length = self.bptt_steps
         if not length or length >= t or buf.states is None:
@@ -127,13 +148,52 @@ class PPOLearner:
             length, segments * n, *x.shape[2:])
         return [cut(x) for x in fields], buf.states[::length].reshape(segments * n, *buf.states.shape[2:])
 
+    @torch.no_grad()
+    def _proximal(self, buf: RolloutBuffer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-probabilities of the taken actions and values under the current weights, (T, N) each, and the
+        truncated importance weights pi_current / pi_behaviour."""
+        self.policy.eval()
+        t, n, dev = buf.n_steps, buf.n_envs, self.compute.device
+        if self.policy.recurrent:
+            seqs, state0 = self._sequences(buf)
+            seqs = [x.to(dev) for x in seqs]
+            with self.compute.autocast():
+                logits, values = self.policy.evaluate(seqs[0], None if state0 is None else state0.to(dev),
+                                                      *seqs[6:10])
+            logp = torch.log_softmax(logits.float(), -1).gather(-1, seqs[1].unsqueeze(-1)).squeeze(-1)
+            logp, values = self._uncut(logp.cpu(), t, n), self._uncut(values.float().cpu(), t, n)
+        else:
+            total = t * n
+            size = max(1, total // self.cfg.n_minibatches)
+            flat = [x.reshape(total, *x.shape[2:]) for x in (buf.obs, buf.actions, buf.prev_action,
+                                                                  buf.prev_reward, buf.episode_start, buf.reset)]
+            logp_parts, value_parts = [], []
+            for start in range(0, total, size):
+                obs, act, *rest = [x[start:start + size].unsqueeze(0).to(dev) for x in flat]
+                with self.compute.autocast():
+                    logits, values = self.policy.evaluate(obs, None, *rest)
+                logp_parts.append(torch.log_softmax(logits.float(), -1).gather(-1, act.unsqueeze(-1)).squeeze(-1))
+                value_parts.append(values.float())
+            logp = torch.cat(logp_parts, 1).reshape(t, n).cpu()
+            values = torch.cat(value_parts, 1).reshape(t, n).cpu()
+        weights = (logp - buf.logprobs).exp().clamp(max=MAX_IMPORTANCE_WEIGHT)
+        return logp, values, weights
+
+    def _uncut(self, x: torch.Tensor, t: int, n: int) -> torch.Tensor:
+        """Inverse of `_sequences`' cut: (L, segments * n) back to (T, n)."""
+        length = x.shape[0]
+        if length == t:
+            return x
+        return x.reshape(length, t // length, n).transpose(0, 1).reshape(t, n)
+
     def update(self, buf: RolloutBuffer) -> dict[str, float]:
         cfg = self.cfg
+        old = self._proximal(buf) if self.decoupled else None
         self.policy.train()
         sums: dict[str, float] = {}
         count = 0
         for _ in range(cfg.n_epochs):
-            for mb in self.minibatches(buf):
+            for mb in self.minibatches(buf, old):
                 with self.compute.autocast():
                     loss, stats = ppo_loss(self.policy, mb, cfg)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -145,6 +205,8 @@ class PPOLearner:
                     sums[k] = sums.get(k, 0.0) + float(v)
                 count += 1
         metrics = {k: v / max(count, 1) for k, v in sums.items()}
+        if old is not None:
+            metrics["importance_weight"] = float(old[2].mean())
         values, returns = buf.values.flatten(), buf.returns.flatten()
         var = float(returns.var()) if returns.numel() > 1 else 0.0
         metrics["explained_variance"] = float("nan") if var == 0 else 1.0 - float((returns - values).var()) / var

@@ -6,7 +6,11 @@ transfer jobs all drive.
 
 Data flow per update: `n_steps` vector steps (the envs step in their worker processes while the trainer stores
 the previous step), then GAE and `n_epochs` of minibatch PPO (`ppo.PPOLearner`). Inference runs on one thread
-while the env workers use the cores; the update uses every core (`device.learner_threads()`).
+while the env workers use the cores; the update uses every core (`device.learner_threads()`). With `ppo.overlap`
+the update runs on a learner thread while the next rollout is collected with the weights from before it (one
+update of policy lag, as in pipelined PPO/APPO; the learner then runs decoupled PPO, see `ppo.py`). That pays when
+the update and the rollout use different hardware (a GPU learner, many cores); on 2 CPU cores the two contend and
+the total CPU time grows by about as much as the overlap saves, so it is off by default.
 
 Rewards: the env stack applies `env.reward_scale` itself (`envs.make_env` -> RewardScale), so the trainer learns
 on the env's reward as it comes and reports raw rewards and values divided by the scale.
@@ -21,7 +25,10 @@ step, `on_episode(EpisodeRecord)` per finished episode, `on_rollout(RolloutRecor
 """
 from __future__ import annotations
 
+import concurrent.futures
+import copy
 import dataclasses
+import itertools
 import random
 import threading
 import time
@@ -84,6 +91,7 @@ class Trainer:
     - `resume`: continue the run in `run_dir` from its newest good checkpoint;
     - `init_weights`: a checkpoint whose model weights start the policy (fine-tuning), fresh optimizer;
     - `in_process`: step the envs in this process (`InProcessVecEnv`) instead of `ShmVecEnv` workers;
+    - `vec_env`: a ready vector env to step instead (e.g. RL²'s `BanditVecEnv`, all trials in one numpy object);
     - `policy`: a ready policy (e.g. RL²'s recurrent one); default: `spec_for` the observation space;
     - `threads`: torch threads for the update (default: every core; parallel jobs give each a share).
     The vec env starts in the constructor (so `vec_env`, `policy` and `action_labels` exist before `run`) and is
@@ -93,7 +101,8 @@ class Trainer:
     def __init__(self, config: Any, levels: Sequence | None = None, *, run_dir: Path | None = None,
                  env_fns: Sequence[Callable[[], Any]] | None = None, hooks: Hooks | None = None,
                  resume: bool = False, init_weights: Path | None = None, in_process: bool = False,
-                 policy: ActorCritic | None = None, device: str | None = None, threads: int | None = None):
+                 policy: ActorCritic | None = None, device: str | None = None, threads: int | None = None,
+                 vec_env: Any = None):
         from workbench.catalog.levels import Level, LevelSet
         from workbench.catalog.presets import Preset
 
@@ -109,12 +118,19 @@ class Trainer:
         self.hooks = hooks or Hooks()
         ppo_cfg, run_cfg = self.settings.ppo, self.settings.run
         self.compute = resolve_compute(device or ppo_cfg.device, ppo_cfg.precision)
-        self.reward_scale = float(self.settings.env.reward_scale) if env_fns is None else 1.0
+        self.reward_scale = float(self.settings.env.reward_scale) if env_fns is None and vec_env is None else 1.0
         self._stop = threading.Event()
         self._unpaused = threading.Event()
         self._unpaused.set()
         self.global_step = 0
+        """Agent steps taken (summed over envs), the rollout in progress included."""
+        self.learned_step = 0
+        """Agent steps the finished updates learned from (what a checkpoint and an UpdateRecord count)."""
         self.update = 0
+        self._recent_returns: list[float] = []
+        self._last_update_end: float | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._spare_buffer: RolloutBuffer | None = None
         self.best_return = -float("inf")
         self.state = "created"
         self.store: RunStore | None = None
@@ -136,9 +152,10 @@ class Trainer:
         self.sampler = torch.Generator().manual_seed(run_cfg.seed + 1)
 
         self.action_labels: list[str] = []
-        if env_fns is None:
-            env_fns = self._level_env_fns()
-        self.vec_env = self._make_vec_env(env_fns, in_process)
+        if vec_env is not None:
+            self.vec_env = vec_env
+        else:
+            self.vec_env = self._make_vec_env(env_fns if env_fns is not None else self._level_env_fns(), in_process)
         try:
             obs_space, act_space = self.vec_env.observation_space, self.vec_env.action_space
             self.n_envs = self.vec_env.num_envs
@@ -150,11 +167,10 @@ class Trainer:
             # Small MLPs gain nothing from intra-op threads and suffer badly when the cores are busy.
             self.threads = threads or (learner_threads() if self.policy_spec.kind == "cnn" else 1)
             self.learner = PPOLearner(self.policy, ppo_cfg, self.compute, self.np_rng,
-                                      bptt_steps=self.settings.rl2.bptt_steps if rl2 else None)
+                                      bptt_steps=self.settings.rl2.bptt_steps if rl2 else None,
+                                      decoupled=ppo_cfg.overlap)
             obs_dtype = torch.uint8 if np.dtype(obs_space.dtype) == np.uint8 else torch.float32
-            self.buffer = RolloutBuffer(ppo_cfg.n_steps, self.n_envs, obs_space.shape, obs_dtype)
-            if self.policy.recurrent:  # states at every step: truncated-BPTT segments start from them
-                self.buffer.states = torch.zeros(ppo_cfg.n_steps, *self.policy.initial_state(self.n_envs).shape)
+            self.buffer = self._new_buffer(obs_space.shape, obs_dtype)
             if self.store is not None and run_cfg.record_episodes:
                 from workbench.replay.recorder import EpisodeRecorder  # sidecars + index of recorded episodes
 
@@ -167,9 +183,24 @@ class Trainer:
                 except RuntimeError as exc:
                     raise ValueError(f"the policy in {init_weights} does not fit these levels (different action "
                                      f"set or observation shape?): {str(exc).splitlines()[0]}") from None
+            self.actor = self.policy
+            """The policy that acts in the envs: `policy` itself, or with `ppo.overlap` a copy that keeps the
+            weights from before the update in flight."""
+            if ppo_cfg.overlap:
+                self.actor = copy.deepcopy(self.policy)
+                self._spare_buffer = self._new_buffer(obs_space.shape, obs_dtype)
+                threads = self.threads
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    1, thread_name_prefix="learner", initializer=lambda: torch.set_num_threads(threads))
         except BaseException:
             self.close()
             raise
+
+    def _new_buffer(self, obs_shape, obs_dtype) -> RolloutBuffer:
+        buf = RolloutBuffer(self.settings.ppo.n_steps, self.n_envs, obs_shape, obs_dtype)
+        if self.policy.recurrent:  # states at every step: truncated-BPTT segments start from them
+            buf.states = torch.zeros(buf.n_steps, *self.policy.initial_state(self.n_envs).shape)
+        return buf
 
     # -- construction helpers ----------------------------------------------------------------
     def _default_spec(self, obs_space, n_actions: int) -> PolicySpec:
@@ -263,100 +294,146 @@ class Trainer:
             self.close()
 
     def _loop(self) -> None:
-        cfg, buf, policy, dev = self.settings.ppo, self.buffer, self.policy, self.compute.device
-        n = self.n_envs
-        obs = torch.from_numpy(self.vec_env.reset(seed=self.settings.run.seed + 1000 * self.update))
-        state = policy.initial_state(n, dev)
-        episode_start = torch.ones(n, dtype=torch.bool)
-        reset = torch.ones(n, dtype=torch.bool)
-        prev_action = torch.zeros(n, dtype=torch.int64)
-        prev_reward = torch.zeros(n)
+        """Rollout, update, rollout, ... With `ppo.overlap` the update of rollout k runs on the learner thread while
+        the main thread collects rollout k+1 with the weights from before that update (`self.actor`, re-synced
+        after every update); the two rollout buffers take turns. Hooks and the run store are only called from this
+        thread, and the optimizer is only touched while no update is in flight."""
+        cfg = self.settings.ppo
+        carry = _Carry.start(self)
+        buffers = [self.buffer, self._spare_buffer] if self._spare_buffer is not None else [self.buffer]
+        job: _UpdateJob | None = None
+        try:
+            for i in itertools.count():
+                if self.global_step >= self._total or self._stop.is_set():
+                    break
+                buf = buffers[i % len(buffers)]
+                t_start = time.perf_counter()
+                if not self._collect(buf, carry):
+                    break  # stopped: an unfinished rollout is dropped; the last checkpoint stays the truth
+                t_rollout = time.perf_counter()
+                for hook in self.hooks.on_rollout:
+                    hook(RolloutRecord(self.global_step, self.update + 1 + (job is not None),
+                                       cfg.n_steps * self.n_envs / (t_rollout - t_start)))
+                if job is not None:
+                    self._finish(job)
+                    job = None
+                self.buffer = buf
+                job = self._launch(buf, carry.take_episodes(), t_start, t_rollout)
+                if self._executor is None:  # no overlap: learn now
+                    self._finish(job)
+                    job = None
+            if job is not None:
+                self._finish(job)
+                job = None
+        finally:
+            if job is not None:  # failing: let the update end before the workers and files close
+                concurrent.futures.wait([job.future])
+
+    def _collect(self, buf: RolloutBuffer, carry: "_Carry") -> bool:
+        """Fill `buf` with n_steps vector steps of `self.actor`; False if stopped first."""
+        cfg, dev, policy, n = self.settings.ppo, self.compute.device, self.actor, self.n_envs
+        torch.set_num_threads(1)  # the env workers own the cores during the rollout
         scale = self.reward_scale
-        pending: list[EpisodeRecord] = []
-        steps_per_update = cfg.n_steps * n
-        total_updates = max(1, -(-self._total // steps_per_update))
         want_steps = bool(self.hooks.on_step)
-
-        while self.global_step < self._total and not self._stop.is_set():
-            t_start = time.perf_counter()
-            if cfg.anneal_lr:
-                self.learner.set_learning_rate(cfg.learning_rate * max(0.0, 1 - self.update / total_updates))
-            torch.set_num_threads(1)  # the env workers own the cores during the rollout
-            policy.eval()
-            buf.state0 = None if state is None else state.detach().clone()
-            for t in range(cfg.n_steps):
-                self._wait_if_paused()
-                if self._stop.is_set():
-                    return  # an unfinished rollout is dropped; the last checkpoint stays the truth
-                buf.obs[t].copy_(obs)
-                buf.episode_start[t], buf.reset[t] = episode_start, reset
-                buf.prev_action[t], buf.prev_reward[t] = prev_action, prev_reward
-                if buf.states is not None:
-                    buf.states[t] = state.detach().cpu()
-                with torch.no_grad(), self.compute.autocast():
-                    out = policy.step(obs.to(dev), state, prev_action.to(dev), prev_reward.to(dev),
-                                      episode_start.to(dev), reset.to(dev))
-                logits = out.logits.float().cpu()
-                logp_all = torch.log_softmax(logits, -1)
-                gumbel = -torch.log(-torch.log(torch.rand(logits.shape, generator=self.sampler).clamp_min(1e-20)))
-                actions = torch.argmax(logp_all + gumbel, -1)
-                self.vec_env.step_async(actions.numpy())
-                # While the envs step: store what the policy did.
-                buf.actions[t] = actions
-                buf.logprobs[t] = logp_all.gather(1, actions[:, None]).squeeze(1)
-                buf.values[t] = out.value.float().cpu()
-                state = out.state
-                next_obs, rewards, terminated, truncated, infos = self.vec_env.step_wait()
-                self.global_step += n
-                rewards_t = torch.from_numpy(np.asarray(rewards, np.float32))
-                buf.rewards[t] = rewards_t
-                term_t = torch.from_numpy(np.asarray(terminated, bool))
-                trunc_t = torch.from_numpy(np.asarray(truncated, bool)) & ~term_t
-                buf.terminated[t], buf.truncated[t] = term_t, trunc_t
-                buf.bootstrap[t] = 0.0
-                if trunc_t.any():
-                    buf.bootstrap[t] = self._final_values(infos, trunc_t, state, actions, rewards_t)
-                done = term_t | trunc_t
-                episode_start = done | torch.tensor([bool(i.get("episode_start", False)) for i in infos])
-                reset = done
-                prev_action = torch.where(reset, 0, actions)
-                prev_reward = torch.where(reset, 0.0, rewards_t / scale)
-                obs = torch.from_numpy(next_obs)
-                finished = [self._episode_record(i, info["episode"]) for i, info in enumerate(infos)
-                            if "episode" in info]
-                pending.extend(finished)
-                if want_steps:
-                    probs = logp_all.exp().numpy()
-                    record = StepRecord(self.global_step, actions.numpy(), probs,
-                                        buf.values[t].numpy() / scale, rewards_t.numpy() / scale,
-                                        term_t.numpy(), trunc_t.numpy())
-                    for hook in self.hooks.on_step:
-                        hook(record)
-                for episode in finished:
-                    for hook in self.hooks.on_episode:
-                        hook(episode)
-
+        policy.eval()
+        buf.state0 = None if carry.state is None else carry.state.detach().clone()
+        for t in range(cfg.n_steps):
+            self._wait_if_paused()
+            if self._stop.is_set():
+                return False
+            obs, state = carry.obs, carry.state
+            buf.obs[t].copy_(obs)
+            buf.episode_start[t], buf.reset[t] = carry.episode_start, carry.reset
+            buf.prev_action[t], buf.prev_reward[t] = carry.prev_action, carry.prev_reward
+            if buf.states is not None:
+                buf.states[t] = state.detach().cpu()
             with torch.no_grad(), self.compute.autocast():
-                buf.last_value.copy_(policy.step(obs.to(dev), state, prev_action.to(dev), prev_reward.to(dev),
-                                                 episode_start.to(dev), reset.to(dev)).value.float().cpu())
-            buf.compute_returns(cfg.gamma, cfg.gae_lambda)
-            t_rollout = time.perf_counter()
-            for hook in self.hooks.on_rollout:
-                hook(RolloutRecord(self.global_step, self.update + 1, steps_per_update / (t_rollout - t_start)))
+                out = policy.step(obs.to(dev), state, carry.prev_action.to(dev), carry.prev_reward.to(dev),
+                                  carry.episode_start.to(dev), carry.reset.to(dev))
+            logits = out.logits.float().cpu()
+            logp_all = torch.log_softmax(logits, -1)
+            gumbel = -torch.log(-torch.log(torch.rand(logits.shape, generator=self.sampler).clamp_min(1e-20)))
+            actions = torch.argmax(logp_all + gumbel, -1)
+            self.vec_env.step_async(actions.numpy())
+            # While the envs step: store what the policy did.
+            buf.actions[t] = actions
+            buf.logprobs[t] = logp_all.gather(1, actions[:, None]).squeeze(1)
+            buf.values[t] = out.value.float().cpu()
+            state = out.state
+            next_obs, rewards, terminated, truncated, infos = self.vec_env.step_wait()
+            self.global_step += n
+            rewards_t = torch.from_numpy(np.asarray(rewards, np.float32))
+            buf.rewards[t] = rewards_t
+            term_t = torch.from_numpy(np.asarray(terminated, bool))
+            trunc_t = torch.from_numpy(np.asarray(truncated, bool)) & ~term_t
+            buf.terminated[t], buf.truncated[t] = term_t, trunc_t
+            buf.bootstrap[t] = 0.0
+            if trunc_t.any():
+                buf.bootstrap[t] = self._final_values(infos, trunc_t, state, actions, rewards_t)
+            done = term_t | trunc_t
+            carry.episode_start = done | torch.tensor([bool(i.get("episode_start", False)) for i in infos])
+            carry.reset = done
+            carry.prev_action = torch.where(done, 0, actions)
+            carry.prev_reward = torch.where(done, 0.0, rewards_t / scale)
+            carry.obs, carry.state = torch.from_numpy(next_obs), state
+            finished = [self._episode_record(i, info["episode"]) for i, info in enumerate(infos) if "episode" in info]
+            carry.episodes.extend(finished)
+            if want_steps:
+                probs = logp_all.exp().numpy()
+                record = StepRecord(self.global_step, actions.numpy(), probs, buf.values[t].numpy() / scale,
+                                    rewards_t.numpy() / scale, term_t.numpy(), trunc_t.numpy())
+                for hook in self.hooks.on_step:
+                    hook(record)
+            for episode in finished:
+                for hook in self.hooks.on_episode:
+                    hook(episode)
+        with torch.no_grad(), self.compute.autocast():
+            buf.last_value.copy_(policy.step(carry.obs.to(dev), carry.state, carry.prev_action.to(dev),
+                                             carry.prev_reward.to(dev), carry.episode_start.to(dev),
+                                             carry.reset.to(dev)).value.float().cpu())
+        buf.compute_returns(cfg.gamma, cfg.gae_lambda)
+        return True
 
+    def _launch(self, buf: RolloutBuffer, episodes: list[EpisodeRecord], t_start: float,
+                t_rollout: float) -> "_UpdateJob":
+        cfg = self.settings.ppo
+        if cfg.anneal_lr:  # set here: no update is in flight
+            total_updates = max(1, -(-self._total // (cfg.n_steps * self.n_envs)))
+            self.learner.set_learning_rate(cfg.learning_rate * max(0.0, 1 - self.update / total_updates))
+        job = _UpdateJob(self.global_step, episodes, t_start, t_rollout)
+        if self._executor is not None:
+            job.future = self._executor.submit(self._timed_update, buf)
+        else:
             torch.set_num_threads(self.threads)
-            metrics = self.learner.update(buf)
-            self.update += 1
-            elapsed = time.perf_counter() - t_start
-            metrics.update(steps_per_second=steps_per_update / elapsed, rollout_seconds=t_rollout - t_start,
-                           update_seconds=elapsed - (t_rollout - t_start))
-            if pending:
-                metrics["mean_return"] = float(np.mean([e.episode_return for e in pending]))
-            self._recent_returns = (getattr(self, "_recent_returns", []) + [e.episode_return for e in pending])[-100:]
-            self._log_update(metrics, pending)
-            pending = []
-            if self.store is not None and self.update % max(1, self.settings.run.checkpoint_every) == 0:
-                self.save_checkpoint()
+            job.future = concurrent.futures.Future()
+            job.future.set_result(self._timed_update(buf))
+        return job
+
+    def _timed_update(self, buf: RolloutBuffer) -> tuple[dict[str, float], float]:
+        t0 = time.perf_counter()
+        metrics = self.learner.update(buf)
+        return metrics, time.perf_counter() - t0
+
+    def _finish(self, job: "_UpdateJob") -> None:
+        """Account for a finished update (this thread): weights to the actor, metrics, hooks, checkpoint."""
+        metrics, update_seconds = job.future.result()
+        if self.actor is not self.policy:
+            self.actor.load_state_dict(self.policy.state_dict())
+        self.update += 1
+        self.learned_step = job.global_step
+        now = time.perf_counter()
+        # Wall time per update: with overlap, from the previous update's end (rollouts run during updates).
+        since = max(job.t_start, self._last_update_end or job.t_start)
+        self._last_update_end = now
+        metrics.update(steps_per_second=self.settings.ppo.n_steps * self.n_envs / (now - since),
+                       rollout_seconds=job.t_rollout - job.t_start, update_seconds=update_seconds)
+        episodes = job.episodes
+        if episodes:
+            metrics["mean_return"] = float(np.mean([e.episode_return for e in episodes]))
+        self._recent_returns = (self._recent_returns + [e.episode_return for e in episodes])[-100:]
+        self._log_update(metrics, episodes)
+        if self.store is not None and self.update % max(1, self.settings.run.checkpoint_every) == 0:
+            self.save_checkpoint()
 
     def _final_values(self, infos, trunc_t, state, actions, rewards_t) -> torch.Tensor:
         """V(final observation) of the truncated envs (learning units), for r + γ V(final_obs)."""
@@ -366,7 +443,7 @@ class Trainer:
         sub_state = None if state is None else state[idx.to(state.device)]
         zeros = torch.zeros(len(idx), dtype=torch.bool, device=dev)
         with torch.no_grad(), self.compute.autocast():
-            value = self.policy.step(final.to(dev), sub_state, actions[idx].to(dev),
+            value = self.actor.step(final.to(dev), sub_state, actions[idx].to(dev),
                                      (rewards_t[idx] / self.reward_scale).to(dev), zeros, zeros).value.float().cpu()
         out = torch.zeros(self.n_envs)
         out[idx] = value
@@ -389,13 +466,13 @@ class Trainer:
         self._tb = SummaryWriter(str(self.store.tb_dir), purge_step=self.global_step or None)
 
     def _log_update(self, metrics: dict[str, float], episodes: list[EpisodeRecord]) -> None:
-        record = UpdateRecord(self.global_step, self.update, dict(metrics))
+        record = UpdateRecord(self.learned_step, self.update, dict(metrics))
         if self.store is not None:
-            self.store.log_update(self.update, self.global_step, metrics, episodes)
+            self.store.log_update(self.update, self.learned_step, metrics, episodes)
             self._set_state("running")
         if self._tb is not None:
             for k, v in metrics.items():
-                self._tb.add_scalar(f"train/{k}", v, self.global_step)
+                self._tb.add_scalar(f"train/{k}", v, self.learned_step)
             for e in episodes:
                 self._tb.add_scalar("episode/return", e.episode_return, e.global_step)
                 self._tb.add_scalar("episode/length", e.length, e.global_step)
@@ -406,7 +483,7 @@ class Trainer:
         return {
             "model": self.policy.state_dict(),
             "optimizer": self.learner.optimizer.state_dict(),
-            "global_step": self.global_step,
+            "global_step": self.learned_step,
             "update": self.update,
             "policy_spec": self.policy_spec.to_dict() if isinstance(self.policy_spec, PolicySpec) else None,
             "config": preset_to_toml(self.preset),
@@ -418,7 +495,7 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         assert self.store is not None, "no run directory to save into"
-        recent = getattr(self, "_recent_returns", [])
+        recent = self._recent_returns
         mean_return = float(np.mean(recent)) if recent else -float("inf")
         payload = self.checkpoint_payload() | {"mean_return": mean_return}
         path = ckpt.save_numbered(self.store.checkpoints_dir, self.update, payload, self.settings.run.keep_checkpoints)
@@ -433,6 +510,7 @@ class Trainer:
         self.policy.load_state_dict(data["model"])
         self.learner.optimizer.load_state_dict(data["optimizer"])
         self.global_step, self.update = int(data["global_step"]), int(data["update"])
+        self.learned_step = self.global_step
         self.best_return = float(data.get("best_return", -float("inf")))
         rng = data.get("rng") or {}
         if "torch" in rng:
@@ -447,7 +525,10 @@ class Trainer:
         self.store.truncate_after(self.update)
 
     def close(self) -> None:
-        """Stop the env workers and close the run's files (idempotent)."""
+        """Stop the env workers and the learner thread, and close the run's files (idempotent)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         vec_env = getattr(self, "vec_env", None)
         if vec_env is not None:
             vec_env.close()
@@ -457,3 +538,39 @@ class Trainer:
             self._tb = None
         if self.store is not None:
             self.store.close()
+
+
+@dataclass
+class _Carry:
+    """What flows from one vector step to the next (and from one rollout into the next)."""
+
+    obs: torch.Tensor
+    state: Any
+    episode_start: torch.Tensor
+    reset: torch.Tensor
+    prev_action: torch.Tensor
+    prev_reward: torch.Tensor
+    episodes: list[EpisodeRecord]
+    """Episodes finished since the last rollout was handed to the learner."""
+
+    @classmethod
+    def start(cls, trainer: Trainer) -> "_Carry":
+        n = trainer.n_envs
+        obs = torch.from_numpy(trainer.vec_env.reset(seed=trainer.settings.run.seed + 1000 * trainer.update))
+        return cls(obs, trainer.actor.initial_state(n, trainer.compute.device), torch.ones(n, dtype=torch.bool),
+                   torch.ones(n, dtype=torch.bool), torch.zeros(n, dtype=torch.int64), torch.zeros(n), [])
+
+    def take_episodes(self) -> list[EpisodeRecord]:
+        episodes, self.episodes = self.episodes, []
+        return episodes
+
+
+@dataclass
+class _UpdateJob:
+    """An update handed to the learner: its rollout's step count, episodes and timing, and its result."""
+
+    global_step: int
+    episodes: list[EpisodeRecord]
+    t_start: float
+    t_rollout: float
+    future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)

@@ -399,6 +399,12 @@ class ShmVecEnv:
                 self._broken = WorkerDiedError(i, None, f"no answer within {timeout_s:g} s")
                 raise self._broken
 
+    def _send(self, i: int, message: bytes) -> None:
+        try:
+            self._conns[i].send_bytes(message)
+        except OSError:  # BrokenPipeError: the worker is gone
+            raise self._died(i) from None
+
     def _receive(self, i: int, timeout_s: float | None = None):
         """Worker i's next answer (unpickled), or WorkerDiedError with its traceback."""
         self._wait_readable(i, self.timeout_s if timeout_s is None else timeout_s)
@@ -423,16 +429,16 @@ class ShmVecEnv:
             self.step_wait()
         seeds = [None] * self.num_envs if seed is None else (
             [seed + i for i in range(self.num_envs)] if isinstance(seed, (int, np.integer)) else list(seed))
-        for conn, s in zip(self._conns, seeds):
-            conn.send_bytes(_RESET + (b"" if s is None else str(int(s)).encode()))
+        for i, s in enumerate(seeds):
+            self._send(i, _RESET + (b"" if s is None else str(int(s)).encode()))
         self.reset_infos = [self._receive(i) for i in range(self.num_envs)]
         return self._obs.copy()
 
     def step_async(self, actions) -> None:
         self._check_usable()
         self._actions[...] = np.asarray(actions).reshape(self._actions.shape)
-        for conn in self._conns:
-            conn.send_bytes(_STEP)
+        for i in range(self.num_envs):
+            self._send(i, _STEP)
         self._waiting = True
 
     def step_wait(self):

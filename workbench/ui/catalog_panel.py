@@ -11,12 +11,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QTableWidget, QTableWidgetItem, QTreeView, QVBoxLayout, QWidget)
 
 from workbench.catalog.levels import Level
+from workbench.ui import ui_state
 from workbench.ui.level_mime import LEVELS_MIME, make_mime
 
 GAME_ROLE = Qt.UserRole + 1
 STATE_ROLE = Qt.UserRole + 2
 SYSTEM_ROLE = Qt.UserRole + 3
 PLAYABLE_ROLE = Qt.UserRole + 4
+ATARI_OFFER_KEY = "atari_rom_offer"
+"""ui_state key: how the user answered the first-start offer to import ale-py's Atari ROMs."""
 ROM_LABELS = {"ok": "ROM ok", "missing": "no ROM", "mismatch": "wrong ROM", "unreadable": "unreadable ROM"}
 
 
@@ -252,11 +255,15 @@ class CatalogPanel(QWidget):
         self.atari_bar.setObjectName("notice")
         bar = QHBoxLayout(self.atari_bar)
         bar.setContentsMargins(6, 4, 6, 4)
-        notice = QLabel("The Atari 2600 ROMs that ship with ale-py are not imported yet.")
+        notice = QLabel("The Atari 2600 ROMs that ship with ale-py are not imported yet: import them now to "
+                        "play 32 more games?")
         notice.setWordWrap(True)
         self.atari_button = QPushButton("Import Atari ROMs")
+        self.atari_decline = QPushButton("Not now")
+        self.atari_decline.setToolTip("Don't offer this again (File > Import ROMs… can import them later)")
         bar.addWidget(notice, 1)
         bar.addWidget(self.atari_button)
+        bar.addWidget(self.atari_decline)
         layout.addWidget(self.atari_bar)
 
         self.tree = QTreeView()
@@ -287,7 +294,8 @@ class CatalogPanel(QWidget):
         self.system.currentIndexChanged.connect(self.apply_filters)
         self.playable.toggled.connect(self.apply_filters)
         self.import_button.clicked.connect(self.choose_import_folder)
-        self.atari_button.clicked.connect(self.import_atari)
+        self.atari_button.clicked.connect(self.accept_atari_offer)
+        self.atari_decline.clicked.connect(self.decline_atari_offer)
         self._fill_systems()
         self.apply_filters()
 
@@ -302,8 +310,24 @@ class CatalogPanel(QWidget):
         index = self.system.findData(current)
         self.system.setCurrentIndex(max(0, index))
         self.system.blockSignals(False)
+        self._show_atari_offer()
+
+    # -- first start: the Atari ROMs ale-py ships ---------------------------------------------
+    def atari_offer_open(self) -> bool:
+        """The offer stands: no Atari game is playable yet and the user has not answered it before."""
         has_atari = any(e.playable for e in self.catalog.games() if e.system == "Atari2600")
-        self.atari_bar.setVisible(not has_atari)
+        return not has_atari and ui_state.load().get(ATARI_OFFER_KEY) is None
+
+    def _show_atari_offer(self) -> None:
+        self.atari_bar.setVisible(self.atari_offer_open())
+
+    def accept_atari_offer(self) -> None:
+        ui_state.remember(ATARI_OFFER_KEY, "accepted")
+        self.import_atari()
+
+    def decline_atari_offer(self) -> None:
+        ui_state.remember(ATARI_OFFER_KEY, "declined")
+        self.atari_bar.setVisible(False)
 
     def apply_filters(self, *_):
         self.proxy.set_filters(self.search.text(), self.system.currentData(), self.playable.isChecked())
@@ -329,12 +353,15 @@ class CatalogPanel(QWidget):
     def import_paths(self, paths: list[str]) -> None:
         from workbench.catalog.roms import import_roms
 
-        self._start_import(lambda progress: import_roms(paths, progress=progress))
+        catalog = self.catalog  # into the data folder this catalog shows
+        self._start_import(lambda progress: import_roms(paths, progress=progress, data_root=catalog.data_root,
+                                                        custom_dirs=catalog.custom_dirs))
 
     def import_atari(self) -> None:
         from workbench.catalog.roms import import_atari
 
-        self._start_import(lambda progress: import_atari(progress=progress))
+        data_root = self.catalog.data_root
+        self._start_import(lambda progress: import_atari(progress=progress, data_root=data_root))
 
     @property
     def importing(self) -> bool:

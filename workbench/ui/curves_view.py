@@ -1,16 +1,23 @@
 """Learning curves of the selected run: episode return vs agent steps per level plus a smoothed mean, and the
 loss, entropy, KL and steps/s plots. One PlotDataItem per curve, updated with setData (peak downsampling,
-clip to view), so thousands of points stay smooth."""
+clip to view), so thousands of points stay smooth.
+
+Cost on two busy cores: new points only mark their plots dirty; a timer redraws at most REDRAW_HZ times a
+second, only the plots that got points (episodes: the return plot; updates: the metric plots), and not at all
+while the view is hidden (it catches up when shown). Per-level points are kept as they arrive, so a redraw does
+not walk the whole history."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from workbench.ui.run_history import RunHistory
 
 LEVEL_COLORS = ["#6fa8ff", "#7ed491", "#f29e4c", "#c77dff", "#ff6b8b", "#4cd3c2", "#d7d75a", "#9aa4b5"]
 MAX_SYMBOL_POINTS = 300
+REDRAW_HZ = 2
 METRIC_PLOTS = [
     ("loss", ("policy_loss", "value_loss")),
     ("entropy", ("entropy",)),
@@ -66,6 +73,14 @@ class CurvesView(QWidget):
         self.level_curves: dict[str, pg.PlotDataItem] = {}
         self.mean_curve = self.returns.plot([], [], pen=pg.mkPen("#ffffff", width=2.5), name="smoothed mean")
         self.history: RunHistory | None = None
+        self._level_points: dict[str, tuple[list[int], list[float]]] = {}
+        self._episodes_seen = 0
+        self._dirty_returns = self._dirty_metrics = False
+        self.redraws = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(int(1000 / REDRAW_HZ))
+        self._timer.timeout.connect(self._redraw_dirty)
+        self._timer.start()
 
     def show_history(self, history: RunHistory | None) -> None:
         self.history = history
@@ -73,22 +88,43 @@ class CurvesView(QWidget):
             self.returns.removeItem(curve)
             self.legend.removeItem(curve)
         self.level_curves.clear()
+        self._level_points.clear()
+        self._episodes_seen = 0
         self.refresh()
 
-    def refresh(self) -> None:
-        """Redraw from the history (cheap: setData on existing items)."""
-        history = self.history
-        if history is None:
-            self.mean_curve.setData([], [])
-            for curve in self.metric_curves.values():
-                curve.setData([], [])
+    def mark_dirty(self, episodes: bool = False, updates: bool = False) -> None:
+        """New points arrived in the history: redraw those plots on the next tick."""
+        self._dirty_returns |= episodes
+        self._dirty_metrics |= updates
+
+    def _redraw_dirty(self) -> None:
+        if not (self._dirty_returns or self._dirty_metrics) or not self.isVisible():
             return
-        by_level: dict[str, tuple[list[int], list[float]]] = {}
-        for step, level, ret in history.episodes:
-            xs, ys = by_level.setdefault(level, ([], []))
+        if self._dirty_returns:
+            self._draw_returns()
+        if self._dirty_metrics:
+            self._draw_metrics()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._redraw_dirty()  # catch up on what arrived while hidden
+
+    def refresh(self) -> None:
+        """Redraw every plot from the history now."""
+        self._draw_returns()
+        self._draw_metrics()
+
+    def _draw_returns(self) -> None:
+        self._dirty_returns = False
+        self.redraws += 1
+        history = self.history
+        episodes = history.episodes if history is not None else []
+        for step, level, ret in episodes[self._episodes_seen:]:
+            xs, ys = self._level_points.setdefault(level, ([], []))
             xs.append(step)
             ys.append(ret)
-        for level, (xs, ys) in by_level.items():
+        self._episodes_seen = len(episodes)
+        for level, (xs, ys) in self._level_points.items():
             curve = self.level_curves.get(level)
             if curve is None:
                 color = LEVEL_COLORS[len(self.level_curves) % len(LEVEL_COLORS)]
@@ -99,15 +135,19 @@ class CurvesView(QWidget):
             # symbols are costly to paint: mark points only while there are few of them
             curve.setSymbol("o" if len(xs) <= MAX_SYMBOL_POINTS else None)
             curve.setData(np.asarray(xs, float), np.asarray(ys, float))
-        if history.episodes:
-            steps = np.array([e[0] for e in history.episodes], float)
-            rets = np.array([e[2] for e in history.episodes], float)
+        if episodes:
+            steps = np.fromiter((e[0] for e in episodes), float, len(episodes))
+            rets = np.fromiter((e[2] for e in episodes), float, len(episodes))
             order = np.argsort(steps, kind="stable")
             self.mean_curve.setData(steps[order], smoothed(rets[order], max(5, len(rets) // 20)))
         else:
             self.mean_curve.setData([], [])
+
+    def _draw_metrics(self) -> None:
+        self._dirty_metrics = False
+        updates = self.history.updates if self.history is not None else []
         for key, curve in self.metric_curves.items():
-            points = [(s, m[key]) for s, m in history.updates if key in m]
+            points = [(s, m[key]) for s, m in updates if key in m]
             if points:
                 xs, ys = zip(*points)
                 curve.setData(np.asarray(xs, float), np.asarray(ys, float))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
                                QWidget)
@@ -29,6 +29,7 @@ def _load_catalog():
 class MainWindow(QMainWindow):
     close_policy = "ask"
     """What closing does to runs still going: 'ask', 'stop' or 'leave' (tests and --smoke set it)."""
+    close_question: QMessageBox | None = None
 
     def __init__(self, preset_path: Path | None = None, catalog=None, controller: RunController | None = None):
         super().__init__()
@@ -74,15 +75,11 @@ class MainWindow(QMainWindow):
         self.controller.hello.connect(self._on_hello)
         self.controller.frame.connect(self.live_view.show_frame)
         self.controller.step.connect(self.live_view.show_step)
-        self.controller.episode.connect(self._on_history_message)
-        self.controller.update.connect(self._on_history_message)
+        self.controller.episode.connect(lambda handle, _m: self._history_grew(handle, episodes=True))
+        self.controller.update.connect(lambda handle, _m: self._history_grew(handle, updates=True))
         self.live_view.watch_requested.connect(self.controller.watch)
+        self.controller.frames_wanted = lambda: self.live_view.isVisible() and not self.isMinimized()
         self.catalog_panel.import_finished.connect(lambda _r: self.level_panel.revalidate())
-        self._curves_dirty = False
-        self._curves_timer = QTimer(self)
-        self._curves_timer.setInterval(200)  # redraw curves at most 5 times a second
-        self._curves_timer.timeout.connect(self._redraw_curves)
-        self._curves_timer.start()
 
         if preset_path is not None:
             self.open_preset(Path(preset_path))
@@ -231,36 +228,39 @@ class MainWindow(QMainWindow):
     def _on_hello(self, hello) -> None:
         self.live_view.set_actions(hello.action_labels, hello.n_envs, hello.watched)
 
-    def _on_history_message(self, handle, _message) -> None:
+    def _history_grew(self, handle, episodes: bool = False, updates: bool = False) -> None:
         if handle is self.controller.selected:
-            self._curves_dirty = True
-
-    def _redraw_curves(self) -> None:
-        if self._curves_dirty:
-            self._curves_dirty = False
-            self.curves.refresh()
+            self.curves.mark_dirty(episodes=episodes, updates=updates)
 
     # -- closing ---------------------------------------------------------------------------------
+    def ask_about_runs(self, count: int) -> str | None:
+        """Ask what closing does to `count` runs still going: 'stop', 'leave' or None (cancel). The question is
+        `self.close_question` while it is open (tests answer it by clicking one of its buttons)."""
+        box = QMessageBox(QMessageBox.Question, "Runs are still going",
+                          f"{count} run(s) are still training. Stop them, or leave them running in the "
+                          "background (reopen the workbench to follow them again)?", parent=self)
+        stop = box.addButton("Stop runs", QMessageBox.DestructiveRole)
+        leave = box.addButton("Leave running", QMessageBox.AcceptRole)
+        box.addButton(QMessageBox.Cancel)
+        self.close_question = box
+        try:
+            box.exec()
+        finally:
+            self.close_question = None
+        clicked = box.clickedButton()
+        return "stop" if clicked is stop else "leave" if clicked is leave else None
+
     def closeEvent(self, event) -> None:
         active = self.controller.supervisor.active()
         stop_runs = True
         if active:
             policy = self.close_policy
             if policy == "ask":
-                box = QMessageBox(QMessageBox.Question, "Runs are still going",
-                                  f"{len(active)} run(s) are still training. Stop them, or leave them running "
-                                  "in the background (reopen the workbench to follow them again)?",
-                                  parent=self)
-                stop = box.addButton("Stop runs", QMessageBox.DestructiveRole)
-                leave = box.addButton("Leave running", QMessageBox.AcceptRole)
-                box.addButton(QMessageBox.Cancel)
-                box.exec()
-                if box.clickedButton() not in (stop, leave):
+                policy = self.ask_about_runs(len(active))
+                if policy is None:
                     event.ignore()
                     return
-                policy = "stop" if box.clickedButton() is stop else "leave"
             stop_runs = policy == "stop"
-        self._curves_timer.stop()
         self.within_trial_view.shutdown()  # its evaluation process, if one is going
         if self.replay_viewer is not None and hasattr(self.replay_viewer, "shutdown"):
             self.replay_viewer.shutdown()  # its emulator process

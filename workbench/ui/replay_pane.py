@@ -16,12 +16,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from workbench.replay.errors import ReplayError
 from workbench.replay.frame_server import ReplayProcess
 from workbench.replay.sidecar import Sidecar, read_sidecar, sidecar_path
-
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-
-BAR = pg.mkBrush("#4c8dff")
-PICKED = pg.mkBrush("#ffb020")
-MAX_TICK_LABELS = 24
+from workbench.ui.policy_view import PolicyView
 
 
 class ReplayPane(QWidget):
@@ -50,21 +45,11 @@ class ReplayPane(QWidget):
         self.warning.hide()
         layout.addWidget(self.warning)
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("#15171c")
-        self.frame_box = self.graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMenu=False)
-        self.frame_box.setMouseEnabled(False, False)
-        self.image = pg.ImageItem(levels=(0, 255))
-        self.frame_box.addItem(self.image)
-        self.bars_plot = self.graphics.addPlot(row=0, col=1)
-        self.bars_plot.setMenuEnabled(False)
-        self.bars_plot.setMouseEnabled(False, False)
-        self.bars_plot.setYRange(0, 1, padding=0.02)
-        self.bars_plot.setLabel("left", "probability")
-        self.bars_plot.hideButtons()
-        self.bars = pg.BarGraphItem(x=np.arange(1), height=np.zeros(1), width=0.8, brushes=[BAR])
-        self.bars_plot.addItem(self.bars)
-        self.trace_plot = self.graphics.addPlot(row=1, col=0, colspan=2)
+        self.policy = PolicyView()
+        self.image = self.policy.frame
+        self.bars = self.policy.bars
+        layout.addWidget(self.policy, 3)
+        self.trace_plot = pg.PlotWidget(background="#15171c")
         self.trace_plot.setMenuEnabled(False)
         self.trace_plot.addLegend(offset=(4, 4))
         self.trace_plot.setLabel("bottom", "agent step")
@@ -73,11 +58,7 @@ class ReplayPane(QWidget):
         self.return_curve = self.trace_plot.plot(pen=pg.mkPen("#ffb020", width=1.5), name="return so far")
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#e0e0e0", style=Qt.DashLine))
         self.trace_plot.addItem(self.cursor)
-        self.graphics.ci.layout.setColumnStretchFactor(0, 3)
-        self.graphics.ci.layout.setColumnStretchFactor(1, 2)
-        self.graphics.ci.layout.setRowStretchFactor(0, 3)
-        self.graphics.ci.layout.setRowStretchFactor(1, 1)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.trace_plot, 1)
         self.status = QLabel("")
         self.status.setObjectName("dim")
         layout.addWidget(self.status)
@@ -147,10 +128,7 @@ class ReplayPane(QWidget):
         return True
 
     def _show(self, k: int, frame: np.ndarray) -> None:
-        first = self.shown_image is None or self.shown_image.shape[:2] != frame.shape[:2]
-        self.image.setImage(frame, autoLevels=False, levels=(0, 255))
-        if first:
-            self.frame_box.autoRange(padding=0)
+        self.image.set_frame(frame)
         self.shown_frame, self.shown_image = k, frame
         text = f"frame {k} / {self.n_frames - 1}"
         if self.sidecar is not None and len(self.sidecar.actions):
@@ -161,30 +139,23 @@ class ReplayPane(QWidget):
 
     def _show_step(self, step: int) -> None:
         side = self.sidecar
-        probs = side.probs[step]
-        brushes = [BAR] * len(probs)
-        action = int(side.actions[step])
-        if 0 <= action < len(probs):
-            brushes[action] = PICKED
-        self.bars.setOpts(height=probs, brushes=brushes)
+        self.bars.set_probs(side.probs[step], int(side.actions[step]),
+                            f"value {float(side.values[step]):+.2f} · step {step}")
         self.cursor.setValue(step)
 
     def bar_heights(self) -> np.ndarray:
-        return np.asarray(self.bars.opts["height"], dtype=float)
+        return self.policy.bar_heights()
 
     def _setup_traces(self) -> None:
         side = self.sidecar
         if side is None or not len(side.actions):
             self.value_curve.setData([], [])
             self.return_curve.setData([], [])
-            self.bars.setOpts(x=np.arange(1), height=np.zeros(1), brushes=[BAR])
+            self.bars.set_labels([])
             return
         n = side.probs.shape[1]
-        self.bars.setOpts(x=np.arange(n), height=np.zeros(n), width=0.8, brushes=[BAR] * n)
-        self.bars_plot.setXRange(-0.6, n - 0.4, padding=0)
-        labels = side.meta.action_labels
-        axis = self.bars_plot.getAxis("bottom")
-        axis.setTicks([list(enumerate(labels))] if labels and n <= MAX_TICK_LABELS else None)
+        labels = list(side.meta.action_labels or [])
+        self.bars.set_labels(labels if len(labels) == n else [str(i) for i in range(n)])
         steps = np.arange(len(side.actions))
         self.value_curve.setData(steps, side.values)
         self.return_curve.setData(steps, side.cumulative_rewards())

@@ -200,13 +200,14 @@ class _PlaybackWidget(QWidget):
         self.transport.position_changed.connect(self._show_position)
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / FPS))
-        self.timer.timeout.connect(self._tick)
-        self.timer.start()
+        self.timer.timeout.connect(self._tick)  # runs only while an episode is open: idle costs nothing
 
     def _tick(self) -> None:
         self.transport.tick()
         for pane in self.panes:
             pane.poll()
+        if not any(pane.process is not None for pane in self.panes):
+            self.timer.stop()
 
     def _show_position(self, frame: int) -> None:
         for pane in self.panes:
@@ -216,6 +217,9 @@ class _PlaybackWidget(QWidget):
         n = max((p.n_frames for p in self.panes), default=0)
         skip = next((p.sidecar.meta.frame_skip for p in self.panes if p.sidecar is not None), 4)
         self.transport.set_length(n, skip)
+        if any(pane.process is not None for pane in self.panes) and not self.timer.isActive():
+            self.transport.tick()  # restart the play clock: no jump over the time the timer was off
+            self.timer.start()
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

@@ -35,6 +35,11 @@ class RunController(QObject):
         self.histories: dict[str, RunHistory] = {}
         self.selected: RunHandle | None = None
         self.frames_drawn = 0
+        self.frames_wanted = lambda: True
+        """The window says whether anyone can see frames (not while minimized): none are read otherwise."""
+        self._alive: set[str] = set()
+        """Runs whose process was alive at the last tick: its end (e.g. after Stop) changes what the runs list
+        offers (Resume) even when no message says so."""
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / POLL_HZ))
         self._timer.timeout.connect(self.tick)
@@ -47,6 +52,20 @@ class RunController(QObject):
         self.runs_changed.emit()
         self.select(handle)
         return handle
+
+    def resume(self, handle: RunHandle) -> RunHandle:
+        """Continue a stopped or failed run from its last checkpoint in a new background process; the live view
+        follows it again (its history so far stays)."""
+        new = self.supervisor.resume(handle)
+        self.histories.setdefault(new.name, RunHistory())
+        if self.selected is handle:
+            self.selected = None  # the same run in a new process: re-select so the views re-attach
+        self.runs_changed.emit()
+        self.select(new)
+        return new
+
+    def can_resume(self, handle: RunHandle | None) -> bool:
+        return handle is not None and self.supervisor.can_resume(handle)
 
     def attach_existing(self) -> list[RunHandle]:
         found = self.supervisor.attach_existing()
@@ -106,11 +125,16 @@ class RunController(QObject):
                 changed = True
         if latest_step is not None:
             self.step.emit(latest_step)
-        if self.selected is not None:
+        if self.selected is not None and self.frames_wanted():
             frame = self.selected.frame()
             if frame is not None:
                 self.frames_drawn += 1
                 self.frame.emit(frame)
+        alive = {h.name for h in self.supervisor.runs.values() if (h.name in self._alive or h.state not in
+                                                                 FINAL_STATES) and h.process_alive()}
+        if alive != self._alive:
+            self._alive = alive
+            changed = True
         if changed:
             self.runs_changed.emit()
 

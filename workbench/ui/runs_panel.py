@@ -3,7 +3,7 @@ once; a failed run shows its error)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -68,9 +68,13 @@ class RunsPanel(QWidget):
 
         self.start_button.clicked.connect(lambda: self.start_requested.emit(self.run_name.text().strip()))
         self.pause_button.clicked.connect(lambda: self._selected_do("pause"))
-        self.resume_button.clicked.connect(lambda: self._selected_do("resume"))
+        self.resume_button.clicked.connect(self.resume_selected)
         self.stop_button.clicked.connect(lambda: self._selected_do("stop"))
         self.table.itemSelectionChanged.connect(self._on_selection)
+        self.resume_action = QAction("Resume from last checkpoint", self.table)
+        self.resume_action.triggered.connect(self.resume_selected)
+        self.table.addAction(self.resume_action)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         controller.runs_changed.connect(self.refresh)
         controller.selected_changed.connect(lambda _h: self.refresh())
         self.refresh()
@@ -82,6 +86,20 @@ class RunsPanel(QWidget):
         handle = self.controller.selected
         if handle is not None:
             getattr(handle, action)()
+
+    def resume_selected(self) -> None:
+        """Resume: un-pause a paused run, or continue a stopped or failed one from its last checkpoint in a new
+        background process (the live view follows it)."""
+        handle = self.controller.selected
+        if handle is None:
+            return
+        if handle.live and handle.state == "paused":
+            handle.resume()
+        elif self.controller.can_resume(handle):
+            try:
+                self.controller.resume(handle)
+            except (OSError, ValueError) as exc:
+                self.error.setText(f"Cannot resume {handle.name}: {exc}")
 
     def _on_selection(self) -> None:
         rows = self.table.selectionModel().selectedRows()
@@ -117,7 +135,12 @@ class RunsPanel(QWidget):
         state = handle.state if handle is not None else ""
         live = handle is not None and handle.live
         self.pause_button.setEnabled(live and state == "running")
-        self.resume_button.setEnabled(live and state == "paused")
+        resumable = self.controller.can_resume(handle)
+        self.resume_button.setEnabled((live and state == "paused") or resumable)
+        self.resume_button.setToolTip("Continue the paused run" if state == "paused" else
+                                      "Continue this run from its last checkpoint in a new background process"
+                                      if resumable else "")
+        self.resume_action.setEnabled(resumable)
         self.stop_button.setEnabled(live and state in ("running", "paused"))
         self.error.setText(f"{handle.name} failed: {handle.error}" if handle is not None and state == "failed"
                            else "")

@@ -2,8 +2,10 @@
 
 One episode = `n_pulls` pulls of one k-armed bandit; each pull is one step with reward 1 with probability p_i of
 the pulled arm. The arm probabilities p_i ~ U[0, 1] are drawn when a new task starts: on the first reset, and on
-every reset with `options={"new_task": True}` (what `TrialEnv` passes at each trial start). The observation is a
-constant: everything the agent can learn comes through its previous action and reward inputs.
+every reset with `options={"new_task": True}` (what `TrialEnv` passes at each trial start). The observation is the
+fraction of the episode's pulls already made (0 before the first): it tells the policy how much time is left to
+exploit what it learned (and its value head how much reward is still to come); everything it can learn about the
+arms comes through its previous action and reward inputs.
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ class BernoulliBandit(gym.Env):
         self.arm_probs: np.ndarray | None = None
         self._pulls = 0
         self._return = 0.0
-        self._obs = np.zeros(1, dtype=np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -32,7 +33,7 @@ class BernoulliBandit(gym.Env):
             self.arm_probs = self.np_random.uniform(0.0, 1.0, size=self.n_arms)
         self._pulls = 0
         self._return = 0.0
-        return self._obs.copy(), {"arm_probs": self.arm_probs.copy()}
+        return self._observation(), {"arm_probs": self.arm_probs.copy()}
 
     def step(self, action):
         if self.arm_probs is None:
@@ -46,7 +47,10 @@ class BernoulliBandit(gym.Env):
         if terminated:  # the engine's env contract: episode statistics at the end
             info["episode"] = {"r": self._return, "l": self._pulls, "level": self.task_name(), "truncated": False,
                                "movie": None}
-        return self._obs.copy(), reward, terminated, False, info
+        return self._observation(), reward, terminated, False, info
+
+    def _observation(self) -> np.ndarray:
+        return np.array([self._pulls / self.n_pulls], dtype=np.float32)
 
     def task_name(self) -> str:
         return f"bandit-k{self.n_arms}-n{self.n_pulls}"
