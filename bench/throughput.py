@@ -3,7 +3,8 @@ the other in the same run (Airstriker-Genesis-v0 Level1, 8 envs in worker proces
 (p=0.25), 84x84 gray, 4-frame stack, Nature CNN, n_steps 128, minibatch 256, 4 epochs; see sb3_reference.py).
 
 Usage: python bench/throughput.py [--seconds S] [--rounds R] [--envs N] [--overlap]
-Each round runs ours, then SB3, each for S seconds in a fresh process; the ratio is of the summed agent steps/s.
+Each round runs both sides for S seconds each in fresh processes, in ABBA order (ours first in even rounds, SB3
+first in odd ones); the ratio is of the summed agent steps/s.
 Last line: ratio_vs_sb3=X
 """
 from __future__ import annotations
@@ -39,13 +40,22 @@ def ours(seconds: float, n_envs: int, seed: int, overlap: bool = False) -> None:
                       hooks=Hooks(on_episode=[lambda e: returns.append(e.episode_return)]))
     info = (f"device={trainer.compute.device} precision={trainer.compute.precision} threads={trainer.threads} "
             f"overlap={overlap}")
-    timer = threading.Timer(seconds, trainer.stop)
+    stopped: dict[str, float] = {}
+
+    def stop() -> None:
+        # Count like the SB3 side: agent steps and seconds when time is up (SB3's callback ends learn() then),
+        # not the workers' shutdown that follows.
+        stopped.update(seconds=time.perf_counter() - t0, steps=trainer.global_step)
+        trainer.stop()
+
+    timer = threading.Timer(seconds, stop)
     t0 = time.perf_counter()
     timer.start()
     trainer.run(10**12)
-    dt = time.perf_counter() - t0
     timer.cancel()
-    steps = trainer.global_step
+    if not stopped:  # the run ended before the timer (cannot happen with 10**12 steps; be exact anyway)
+        stopped.update(seconds=time.perf_counter() - t0, steps=trainer.global_step)
+    dt, steps = stopped["seconds"], int(stopped["steps"])
     mean_ret = sum(returns[-100:]) / len(returns[-100:]) if returns else float("nan")
     print(f"ours agent_steps={steps} seconds={dt:.1f} steps_per_s={steps / dt:.1f} frames_per_s={4 * steps / dt:.1f} "
           f"mean_return_last100={mean_ret:.1f} {info}", flush=True)
@@ -74,11 +84,13 @@ def main() -> None:
         ours(args.seconds, args.envs, args.seed, args.overlap)
         return
     totals = {"ours": [0, 0.0], "sb3": [0, 0.0]}
-    for _ in range(args.rounds):
-        for name, cmd in (("ours", [sys.executable, __file__, "--ours", "--seconds", str(args.seconds), "--envs",
-                                    str(args.envs), "--seed", str(args.seed)] + ["--overlap"] * args.overlap),
-                          ("sb3", [sys.executable, str(HERE / "sb3_reference.py"), str(args.seconds),
-                                   str(args.envs), str(args.seed)])):
+    sides = (("ours", [sys.executable, __file__, "--ours", "--seconds", str(args.seconds), "--envs", str(args.envs),
+                       "--seed", str(args.seed)] + ["--overlap"] * args.overlap),
+             ("sb3", [sys.executable, str(HERE / "sb3_reference.py"), str(args.seconds), str(args.envs),
+                      str(args.seed)]))
+    for r in range(args.rounds):
+        # ABBA order (ours, SB3, SB3, ours, ...): a drift in the machine's speed over the run hits both sides alike
+        for name, cmd in (sides if r % 2 == 0 else sides[::-1]):
             steps, secs, line = run_side(cmd)
             print(line, flush=True)
             totals[name][0] += steps

@@ -187,3 +187,24 @@ def test_cnn_policy_trains_through_worker_processes():
     np.testing.assert_allclose(steps[0].probs.sum(1), 1.0, rtol=1e-5)
     assert steps[0].values.shape == (2,) and steps[0].values.dtype == np.float32
     assert sum(int(s.truncated.sum()) for s in steps) == 4  # 8-step episodes, 2 envs, 16 steps
+
+
+def test_frames_are_stored_channels_last_and_minibatches_keep_the_layout_and_the_rows():
+    cfg = PPOConfig(n_minibatches=4)
+    buf = RolloutBuffer(8, 4, (4, 12, 10), torch.uint8)
+    assert buf.obs.shape == (8, 4, 4, 12, 10)
+    assert buf.obs[3].is_contiguous(memory_format=torch.channels_last)  # what a step feeds the CNN, copy-free
+    frames = torch.randint(0, 256, (8, 4, 4, 12, 10), dtype=torch.uint8)
+    buf.obs.copy_(frames)
+    buf.actions.copy_(torch.arange(32).reshape(8, 4))  # row id of each sample
+    learner = PPOLearner(make_policy(PolicySpec("mlp", (4, 12, 10), 3, 8)), cfg, resolve_compute("cpu"),
+                         np.random.default_rng(0))
+    seen = []
+    for mb in learner.minibatches(buf):
+        rows = mb.actions[0]
+        obs = mb.obs[0]
+        assert obs.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(obs, frames.reshape(32, 4, 12, 10)[rows])  # the frames of exactly those samples
+        seen += rows.tolist()
+    assert sorted(seen) == list(range(32))
+    assert RolloutBuffer(8, 4, (16,), torch.float32).obs.is_contiguous()  # vectors stay plain

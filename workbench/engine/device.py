@@ -87,3 +87,25 @@ def learner_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to serve blocks of up to 32 MiB from the heap and to keep freed memory there, instead of
+    mapping each large block fresh and unmapping it on free. The learner allocates tensors of 1-29 MiB on every
+    minibatch (activations, gradients, the float frames); fresh mappings are page-faulted in again each time.
+    Measured on the 2-core EPYC, one Nature-CNN minibatch of 256 frames (fwd+bwd+Adam): 330-9600 page faults and
+    2-35 ms of kernel time without this, 0-300 faults and under 1 ms with it. Process-wide, like
+    MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_, without a restart; WORKBENCH_KEEP_FREED_MEMORY=0 turns it off.
+    Returns False where there is no glibc (macOS, Windows, musl): nothing changes there."""
+    if os.environ.get("WORKBENCH_KEEP_FREED_MEMORY", "1") == "0":
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))

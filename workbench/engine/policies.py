@@ -91,10 +91,12 @@ class NatureCNN(_FeedForward):
         # Layout change on the uint8 frames (a quarter of the bytes), one float conversion that keeps it, and
         # the /255 folded into the first convolution's weights: saves two full passes over the float input.
         x = obs.contiguous(memory_format=torch.channels_last).to(torch.float32)
-        convs = self.trunk[0]
-        first = convs[0]
+        convs, *head = self.trunk
+        first, *rest = convs  # iterating, not slicing: a slice of a Sequential builds a new module every call
         h = F.conv2d(x, first.weight * (1.0 / 255.0), first.bias, first.stride)
-        return self.trunk[1:](convs[1:](h))
+        for layer in rest + head:
+            h = layer(h)
+        return h
 
 
 class MLPActorCritic(_FeedForward):

@@ -82,6 +82,14 @@ def ppo_loss(policy: ActorCritic, mb: Minibatch, cfg: PPOConfig) -> tuple[torch.
     return loss, stats
 
 
+def _rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """x[idx] along dim 0, in x's layout. index_select on the dense storage: advanced indexing takes 5 ms for a
+    minibatch of 256 frames here, index_select 0.5 ms (channels-last frames are gathered as (n, H, W, C))."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).index_select(0, idx).permute(0, 3, 1, 2)
+    return x.index_select(0, idx)
+
+
 MAX_IMPORTANCE_WEIGHT = 2.0
 """Truncation of decoupled PPO's pi_prox / pi_behaviour (bounds the variance a rare action could add)."""
 
@@ -126,7 +134,7 @@ class PPOLearner:
         views = [x.reshape(total, *x.shape[2:]) for x in fields]
         for start in range(0, total, size):
             idx = torch.from_numpy(order[start:start + size])
-            parts = [v[idx].unsqueeze(0).to(dev, non_blocking=True) for v in views]
+            parts = [_rows(v, idx).unsqueeze(0).to(dev, non_blocking=True) for v in views]
             yield Minibatch(*parts, state0=None)
 
     def _sequences(self, buf: RolloutBuffer, fields: list[torch.Tensor] | None = None

@@ -19,7 +19,7 @@ class RolloutBuffer:
     def __init__(self, n_steps: int, n_envs: int, obs_shape: tuple[int, ...], obs_dtype: torch.dtype):
         t, n = n_steps, n_envs
         self.n_steps, self.n_envs = t, n
-        self.obs = torch.zeros((t, n, *obs_shape), dtype=obs_dtype)
+        self.obs = _obs_storage(t, n, tuple(obs_shape), obs_dtype)
         self.actions = torch.zeros((t, n), dtype=torch.int64)
         self.logprobs = torch.zeros((t, n))
         self.values = torch.zeros((t, n))
@@ -46,6 +46,17 @@ class RolloutBuffer:
                           gamma, gae_lambda)
         self.advantages.copy_(torch.from_numpy(adv))
         torch.add(self.advantages, self.values, out=self.returns)
+
+
+def _obs_storage(t: int, n: int, obs_shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Zeros of shape (T, N, *obs_shape). Frames (C, H, W) are stored channels-last, (T, N, H, W, C) seen through
+    a permuted view: every step and minibatch then reaches the CNN already in the layout its convolutions run
+    in, instead of transposing 4-channel uint8 frames per call (7.8 ms per 256-frame minibatch here; gathers by
+    index keep the layout). The one transposing copy happens when a step's frames are stored."""
+    if len(obs_shape) != 3:
+        return torch.zeros((t, n, *obs_shape), dtype=dtype)
+    c, h, w = obs_shape
+    return torch.zeros((t, n, h, w, c), dtype=dtype).permute(0, 1, 4, 2, 3)
 
 
 def compute_gae(rewards: np.ndarray, values: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,

@@ -42,7 +42,7 @@ import torch
 from workbench.catalog.presets import preset_to_toml
 from workbench.engine import checkpoint as ckpt
 from workbench.engine.config import SECTIONS, EnvConfig, PPOConfig, RL2Config, RunConfig, TransferConfig
-from workbench.engine.device import learner_threads, resolve_compute
+from workbench.engine.device import keep_freed_memory, learner_threads, resolve_compute
 from workbench.engine.policies import PolicySpec, make_policy, spec_for
 from workbench.engine.policy_api import ActorCritic
 from workbench.engine.ppo import PPOLearner
@@ -118,6 +118,8 @@ class Trainer:
         self.hooks = hooks or Hooks()
         ppo_cfg, run_cfg = self.settings.ppo, self.settings.run
         self.compute = resolve_compute(device or ppo_cfg.device, ppo_cfg.precision)
+        if self.compute.device.type == "cpu":
+            keep_freed_memory()
         self.reward_scale = float(self.settings.env.reward_scale) if env_fns is None and vec_env is None else 1.0
         self._stop = threading.Event()
         self._unpaused = threading.Event()
@@ -341,8 +343,9 @@ class Trainer:
             self._wait_if_paused()
             if self._stop.is_set():
                 return False
-            obs, state = carry.obs, carry.state
-            buf.obs[t].copy_(obs)
+            state = carry.state
+            buf.obs[t].copy_(carry.obs)
+            obs = buf.obs[t]  # the stored copy: already in the layout the policy runs in (rollout._obs_storage)
             buf.episode_start[t], buf.reset[t] = carry.episode_start, carry.reset
             buf.prev_action[t], buf.prev_reward[t] = carry.prev_action, carry.prev_reward
             if buf.states is not None:
