@@ -7,7 +7,9 @@ Prints per-seed scores, mean ± std per side, and as the last line `return_ratio
 Runs are slow (SB3 ≈ 200 agent steps/s on 2 cores): `--jobs` runs seeds side by side, `--cores` pins each run
 to its own cores (Linux taskset) so parallel runs do not disturb each other.
 
-Usage: python bench/parity.py --steps 50000 --seeds 0 1 2 [--jobs 6 --cores 2]
+Our side overlaps rollout and update (`ppo.overlap = true`, as the shipped presets do); `--sync` runs it without.
+
+Usage: python bench/parity.py --steps 50000 --seeds 0 1 2 [--jobs 6 --cores 2] [--sync]
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def ours(steps: int, seed: int) -> list[tuple[int, float]]:
+def ours(steps: int, seed: int, overlap: bool = True) -> list[tuple[int, float]]:
     from workbench.catalog.levels import Level
     from workbench.engine.config import EnvConfig, PPOConfig
     from workbench.engine.trainer import Hooks, Settings, Trainer
@@ -32,7 +34,8 @@ def ours(steps: int, seed: int) -> list[tuple[int, float]]:
     settings.env = EnvConfig(action_set="discrete", frame_skip=4, sticky_prob=0.25, warp_size=84, grayscale=True,
                              frame_stack=4, reward_scale=1.0, level_sampling="fixed")
     settings.ppo = PPOConfig(n_envs=8, n_steps=128, n_minibatches=4, n_epochs=4, learning_rate=2.5e-4, gamma=0.99,
-                             gae_lambda=0.95, clip_range=0.1, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5)
+                             gae_lambda=0.95, clip_range=0.1, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
+                             overlap=overlap)
     settings.run.seed = seed
     settings.run.record_episodes = False
     episodes: list[tuple[int, float]] = []
@@ -71,8 +74,8 @@ def score(episodes: list[tuple[int, float]], steps: int) -> float:
     return statistics.fmean(late) if late else float("nan")
 
 
-def run_one(side: str, steps: int, seed: int, cores: list[int] | None) -> tuple[str, int, float, int]:
-    cmd = [sys.executable, __file__, "--side", side, "--steps", str(steps), "--seeds", str(seed)]
+def run_one(side: str, steps: int, seed: int, cores: list[int] | None, sync: bool) -> tuple[str, int, float, int]:
+    cmd = [sys.executable, __file__, "--side", side, "--steps", str(steps), "--seeds", str(seed)] + ["--sync"] * sync
     if cores:
         cmd = ["taskset", "-c", ",".join(map(str, cores))] + cmd
     env = dict(os.environ, CUDA_VISIBLE_DEVICES=os.environ.get("PARITY_CUDA", ""))  # both sides on the CPU
@@ -90,16 +93,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--cores", type=int, default=0, help="pin each run to this many cores (0: no pinning)")
+    parser.add_argument("--sync", action="store_true", help="our side learns between rollouts (ppo.overlap = false)")
     parser.add_argument("--side", choices=["ours", "sb3"], help=argparse.SUPPRESS)  # internal: one run
     args = parser.parse_args()
     if args.side:
-        episodes = (ours if args.side == "ours" else sb3)(args.steps, args.seeds[0])
+        seed = args.seeds[0]
+        episodes = ours(args.steps, seed, overlap=not args.sync) if args.side == "ours" else sb3(args.steps, seed)
         print(json.dumps({"episodes": episodes}))
         return
     runs = [(side, seed) for seed in args.seeds for side in ("ours", "sb3")]
     slots = [list(range(i * args.cores, (i + 1) * args.cores)) if args.cores else None for i in range(args.jobs)]
     with ThreadPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_one, side, args.steps, seed, slots[i % args.jobs])
+        futures = [pool.submit(run_one, side, args.steps, seed, slots[i % args.jobs], args.sync)
                    for i, (side, seed) in enumerate(runs)]
         results = [f.result() for f in futures]
     summary = {}

@@ -2,7 +2,8 @@
 the other in the same run (Airstriker-Genesis-v0 Level1, 8 envs in worker processes, sticky frame skip 4
 (p=0.25), 84x84 gray, 4-frame stack, Nature CNN, n_steps 128, minibatch 256, 4 epochs; see sb3_reference.py).
 
-Usage: python bench/throughput.py [--seconds S] [--rounds R] [--envs N] [--overlap]
+Usage: python bench/throughput.py [--seconds S] [--rounds R] [--envs N] [--sync]
+Our side overlaps rollout and update (`ppo.overlap = true`, as the shipped presets do); `--sync` runs it without.
 Each round runs both sides for S seconds each in fresh processes, in ABBA order (ours first in even rounds, SB3
 first in odd ones); the ratio is of the summed agent steps/s.
 Last line: ratio_vs_sb3=X
@@ -21,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def ours(seconds: float, n_envs: int, seed: int, overlap: bool = False) -> None:
+def ours(seconds: float, n_envs: int, seed: int, overlap: bool = True) -> None:
     """Run our trainer for `seconds` and print a line like the SB3 reference's."""
     from workbench.catalog.levels import Level
     from workbench.engine.config import EnvConfig, PPOConfig
@@ -77,15 +78,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--envs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--overlap", action="store_true", help="our side collects the next rollout while it learns")
+    parser.add_argument("--sync", action="store_true", help="our side learns between rollouts (ppo.overlap = false)")
     parser.add_argument("--ours", action="store_true", help=argparse.SUPPRESS)  # internal: one side
     args = parser.parse_args()
     if args.ours:
-        ours(args.seconds, args.envs, args.seed, args.overlap)
+        ours(args.seconds, args.envs, args.seed, not args.sync)
         return
     totals = {"ours": [0, 0.0], "sb3": [0, 0.0]}
     sides = (("ours", [sys.executable, __file__, "--ours", "--seconds", str(args.seconds), "--envs", str(args.envs),
-                       "--seed", str(args.seed)] + ["--overlap"] * args.overlap),
+                       "--seed", str(args.seed)] + ["--sync"] * args.sync),
              ("sb3", [sys.executable, str(HERE / "sb3_reference.py"), str(args.seconds), str(args.envs),
                       str(args.seed)]))
     for r in range(args.rounds):

@@ -27,10 +27,12 @@ def toy_settings(**ppo) -> Settings:
 
 
 @pytest.mark.slow
-def test_ppo_return_rises_on_corridor():
+@pytest.mark.parametrize("overlap", [False, True])
+def test_ppo_return_rises_on_corridor(overlap):
+    """Also with `ppo.overlap`: decoupled PPO in the learner process, acting one update behind."""
     returns: list[float] = []
     hooks = Hooks(on_update=[lambda r: returns.append(r.metrics.get("mean_return", np.nan))])
-    trainer = Trainer(toy_settings(), env_fns=[functools.partial(corridor, 16, 32)] * 8, hooks=hooks,
+    trainer = Trainer(toy_settings(overlap=overlap), env_fns=[functools.partial(corridor, 16, 32)] * 8, hooks=hooks,
                       in_process=True)
     trainer.run(4096)  # 16 updates
     first, last = np.nanmean(returns[:2]), np.nanmean(returns[-3:])

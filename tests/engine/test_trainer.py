@@ -126,15 +126,17 @@ class Boom(Exception):
     pass
 
 
-def test_crash_then_resume_has_each_update_once(tmp_path):
+@pytest.mark.parametrize("overlap", [False, True])
+def test_crash_then_resume_has_each_update_once(tmp_path, overlap):
+    """Also with `ppo.overlap` (the update in a learner process, the next rollout already collected at the crash)."""
     run = tmp_path / "run"
 
     def crash_at_5(record):
         if record.update == 5:
             raise Boom("simulated crash after update 5 (checkpoint at 4)")
 
-    trainer = Trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=run,
-                      hooks=Hooks(on_update=[crash_at_5]))
+    trainer = Trainer(settings(overlap=overlap), env_fns=[functools.partial(corridor)] * 2, in_process=True,
+                      run_dir=run, hooks=Hooks(on_update=[crash_at_5]))
     with pytest.raises(Boom):
         trainer.run(10**6)
     store = RunStore.open(run)
@@ -142,8 +144,11 @@ def test_crash_then_resume_has_each_update_once(tmp_path):
     assert [u["update"] for u in store.updates()] == [1, 2, 3, 4, 5]
     episodes_before = [e for e in store.episodes() if e["update"] <= 4]
 
-    resumed = Trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=run,
-                      resume=True)
+    saved = ckpt.load(run / "checkpoints" / "ckpt_00000004.pt")
+    steps = 4 * 2 * 1  # updates x minibatches x epochs: the optimizer state came from wherever the learner ran
+    assert {int(st["step"]) for st in saved["optimizer"]["state"].values()} == {steps}
+    resumed = Trainer(settings(overlap=overlap), env_fns=[functools.partial(corridor)] * 2, in_process=True,
+                      run_dir=run, resume=True)
     assert (resumed.update, resumed.global_step) == (4, 64)
     resumed.run(128)
     assert [u["update"] for u in store.updates()] == list(range(1, 9))

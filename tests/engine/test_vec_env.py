@@ -140,6 +140,15 @@ def test_an_exception_in_a_worker_env_comes_back_with_its_traceback():
         ShmVecEnv([env_thunk([Level("NoSuchGame-Genesis-v0", "Level1")], CONFIG)])
 
 
+def test_workers_lower_their_priority_when_asked():
+    """The trainer with `ppo.overlap` starts its env workers at nice +10 (its learner process keeps a core)."""
+    with ShmVecEnv([Corridor, Corridor], nice=3) as venv:
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert [os.getpriority(os.PRIO_PROCESS, p.pid) for p in venv._processes] == [min(19, mine + 3)] * 2
+    with ShmVecEnv([Corridor]) as venv:
+        assert os.getpriority(os.PRIO_PROCESS, venv._processes[0].pid) == os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def test_any_picklable_env_thunk_works():
     with ShmVecEnv([functools.partial(Corridor, 4, 6), lambda: Corridor(4, 6)]) as venv:
         obs = venv.reset(seed=0)

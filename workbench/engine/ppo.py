@@ -18,6 +18,7 @@ clip most samples from the first minibatch on and stall learning whenever update
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -104,10 +105,16 @@ class PPOLearner:
         """Recurrent policies: cut each env column into segments of this many steps (truncated BPTT), each
         re-run from the state stored at its start (`buffer.states`); None = whole columns from `state0`."""
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        self.before_minibatch: Callable[[], None] | None = None
+        """Called before the proximal pass and each minibatch (the learner process adapts its threads there)."""
 
     def set_learning_rate(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+
+    def state(self) -> tuple[dict, dict]:
+        """(Adam state dict, shuffler rng state), for a checkpoint (`LearnerProcess.state` has the same shape)."""
+        return self.optimizer.state_dict(), self.rng.bit_generator.state
 
     def minibatches(self, buf: RolloutBuffer, old: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
         """Minibatches of `buf`; `old` = (log-probabilities, values, importance weights) to clip around, by
@@ -196,12 +203,16 @@ class PPOLearner:
 
     def update(self, buf: RolloutBuffer) -> dict[str, float]:
         cfg = self.cfg
+        if self.before_minibatch is not None:
+            self.before_minibatch()
         old = self._proximal(buf) if self.decoupled else None
         self.policy.train()
         sums: dict[str, float] = {}
         count = 0
         for _ in range(cfg.n_epochs):
             for mb in self.minibatches(buf, old):
+                if self.before_minibatch is not None:
+                    self.before_minibatch()
                 with self.compute.autocast():
                     loss, stats = ppo_loss(self.policy, mb, cfg)
                 self.optimizer.zero_grad(set_to_none=True)

@@ -7,10 +7,9 @@ transfer jobs all drive.
 Data flow per update: `n_steps` vector steps (the envs step in their worker processes while the trainer stores
 the previous step), then GAE and `n_epochs` of minibatch PPO (`ppo.PPOLearner`). Inference runs on one thread
 while the env workers use the cores; the update uses every core (`device.learner_threads()`). With `ppo.overlap`
-the update runs on a learner thread while the next rollout is collected with the weights from before it (one
-update of policy lag, as in pipelined PPO/APPO; the learner then runs decoupled PPO, see `ppo.py`). That pays when
-the update and the rollout use different hardware (a GPU learner, many cores); on 2 CPU cores the two contend and
-the total CPU time grows by about as much as the overlap saves, so it is off by default.
+the update runs in a learner process (`learner_process.py`) while the next rollout is collected with the weights
+from before it (one update of policy lag, as in pipelined PPO/APPO; the learner then runs decoupled PPO, see
+`ppo.py`); the env workers then run at nice 10, so the learner's one thread keeps a core while they step.
 
 Rewards: the env stack applies `env.reward_scale` itself (`envs.make_env` -> RewardScale), so the trainer learns
 on the env's reward as it comes and reports raw rewards and values divided by the scale.
@@ -26,7 +25,7 @@ step, `on_episode(EpisodeRecord)` per finished episode, `on_rollout(RolloutRecor
 from __future__ import annotations
 
 import concurrent.futures
-import copy
+import contextlib
 import dataclasses
 import itertools
 import random
@@ -43,12 +42,18 @@ from workbench.catalog.presets import preset_to_toml
 from workbench.engine import checkpoint as ckpt
 from workbench.engine.config import SECTIONS, EnvConfig, PPOConfig, RL2Config, RunConfig, TransferConfig
 from workbench.engine.device import keep_freed_memory, learner_threads, resolve_compute
+from workbench.engine.learner_process import LearnerProcess
 from workbench.engine.policies import PolicySpec, make_policy, spec_for
 from workbench.engine.policy_api import ActorCritic
 from workbench.engine.ppo import PPOLearner
 from workbench.engine.records import EpisodeRecord, RolloutRecord, StepRecord, UpdateRecord
 from workbench.engine.rollout import RolloutBuffer
 from workbench.engine.run_store import RunStore
+
+
+OVERLAP_WORKER_NICE = 10
+"""Niceness of the env workers with `ppo.overlap`: at 0 the learner's one thread got 1/9 of the CPU beside 8
+workers (7.2 s per update instead of 4.4 s); at 10 update and rollout both take about 4.5 s (learner_process.py)."""
 
 
 @dataclass
@@ -131,7 +136,8 @@ class Trainer:
         self.update = 0
         self._recent_returns: list[float] = []
         self._last_update_end: float | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self.remote: LearnerProcess | None = None
+        """With `ppo.overlap`: the learner process (it owns the optimizer; `self.learner`'s is then unused)."""
         self._spare_buffer: RolloutBuffer | None = None
         self.best_return = -float("inf")
         self.state = "created"
@@ -157,7 +163,9 @@ class Trainer:
         if vec_env is not None:
             self.vec_env = vec_env
         else:
-            self.vec_env = self._make_vec_env(env_fns if env_fns is not None else self._level_env_fns(), in_process)
+            # Overlap: the workers yield to the learner process (see learner_process.py for the measurements).
+            self.vec_env = self._make_vec_env(env_fns if env_fns is not None else self._level_env_fns(), in_process,
+                                              nice=OVERLAP_WORKER_NICE if ppo_cfg.overlap else 0)
         try:
             obs_space, act_space = self.vec_env.observation_space, self.vec_env.action_space
             self.n_envs = self.vec_env.num_envs
@@ -186,14 +194,14 @@ class Trainer:
                     raise ValueError(f"the policy in {init_weights} does not fit these levels (different action "
                                      f"set or observation shape?): {str(exc).splitlines()[0]}") from None
             self.actor = self.policy
-            """The policy that acts in the envs: `policy` itself, or with `ppo.overlap` a copy that keeps the
-            weights from before the update in flight."""
+            """The policy that acts in the envs (with `ppo.overlap` it keeps the weights from before the update in
+            flight: the learner process has its own copy, pulled in after each update)."""
             if ppo_cfg.overlap:
-                self.actor = copy.deepcopy(self.policy)
                 self._spare_buffer = self._new_buffer(obs_space.shape, obs_dtype)
-                threads = self.threads
-                self._executor = concurrent.futures.ThreadPoolExecutor(
-                    1, thread_name_prefix="learner", initializer=lambda: torch.set_num_threads(threads))
+                optimizer_state, rng_state = self.learner.state()
+                self.remote = LearnerProcess(self.policy, ppo_cfg, self.compute, rng_state,
+                                             [self.buffer, self._spare_buffer], optimizer_state=optimizer_state,
+                                             threads=self.threads, bptt_steps=self.learner.bptt_steps)
         except BaseException:
             self.close()
             raise
@@ -235,14 +243,14 @@ class Trainer:
                 for i in range(self.settings.ppo.n_envs)]
 
     @staticmethod
-    def _make_vec_env(env_fns, in_process: bool):
+    def _make_vec_env(env_fns, in_process: bool, nice: int = 0):
         if in_process:
             from workbench.engine.inproc_vec_env import InProcessVecEnv
 
             return InProcessVecEnv(env_fns)
         from workbench.engine.vec_env import ShmVecEnv
 
-        return ShmVecEnv(list(env_fns))
+        return ShmVecEnv(list(env_fns), nice=nice)
 
     # -- control (thread-safe) ---------------------------------------------------------------
     def pause(self) -> None:
@@ -296,10 +304,10 @@ class Trainer:
             self.close()
 
     def _loop(self) -> None:
-        """Rollout, update, rollout, ... With `ppo.overlap` the update of rollout k runs on the learner thread while
-        the main thread collects rollout k+1 with the weights from before that update (`self.actor`, re-synced
+        """Rollout, update, rollout, ... With `ppo.overlap` the update of rollout k runs in the learner process
+        while this thread collects rollout k+1 with the weights from before that update (`self.actor`, re-synced
         after every update); the two rollout buffers take turns. Hooks and the run store are only called from this
-        thread, and the optimizer is only touched while no update is in flight."""
+        thread."""
         cfg = self.settings.ppo
         carry = _Carry.start(self)
         buffers = [self.buffer, self._spare_buffer] if self._spare_buffer is not None else [self.buffer]
@@ -320,8 +328,8 @@ class Trainer:
                     self._finish(job)
                     job = None
                 self.buffer = buf
-                job = self._launch(buf, carry.take_episodes(), t_start, t_rollout)
-                if self._executor is None:  # no overlap: learn now
+                job = self._launch(i % len(buffers), buf, carry.take_episodes(), t_start, t_rollout)
+                if self.remote is None:  # no overlap: learn now
                     self._finish(job)
                     job = None
             if job is not None:
@@ -329,12 +337,22 @@ class Trainer:
                 job = None
         finally:
             if job is not None:  # failing: let the update end before the workers and files close
-                concurrent.futures.wait([job.future])
+                with contextlib.suppress(Exception):
+                    job.future.result()
 
     def _collect(self, buf: RolloutBuffer, carry: "_Carry") -> bool:
         """Fill `buf` with n_steps vector steps of `self.actor`; False if stopped first."""
-        cfg, dev, policy, n = self.settings.ppo, self.compute.device, self.actor, self.n_envs
         torch.set_num_threads(1)  # the env workers own the cores during the rollout
+        if self.remote is not None:
+            self.remote.rollout_running(True)
+        try:
+            return self._collect_steps(buf, carry)
+        finally:
+            if self.remote is not None:
+                self.remote.rollout_running(False)
+
+    def _collect_steps(self, buf: RolloutBuffer, carry: "_Carry") -> bool:
+        cfg, dev, policy, n = self.settings.ppo, self.compute.device, self.actor, self.n_envs
         scale = self.reward_scale
         want_steps = bool(self.hooks.on_step)
         policy.eval()
@@ -397,15 +415,16 @@ class Trainer:
         buf.compute_returns(cfg.gamma, cfg.gae_lambda)
         return True
 
-    def _launch(self, buf: RolloutBuffer, episodes: list[EpisodeRecord], t_start: float,
+    def _launch(self, index: int, buf: RolloutBuffer, episodes: list[EpisodeRecord], t_start: float,
                 t_rollout: float) -> "_UpdateJob":
         cfg = self.settings.ppo
+        learner = self.remote or self.learner
         if cfg.anneal_lr:  # set here: no update is in flight
             total_updates = max(1, -(-self._total // (cfg.n_steps * self.n_envs)))
-            self.learner.set_learning_rate(cfg.learning_rate * max(0.0, 1 - self.update / total_updates))
+            learner.set_learning_rate(cfg.learning_rate * max(0.0, 1 - self.update / total_updates))
         job = _UpdateJob(self.global_step, episodes, t_start, t_rollout)
-        if self._executor is not None:
-            job.future = self._executor.submit(self._timed_update, buf)
+        if self.remote is not None:
+            job.future = self.remote.submit(index, buf)
         else:
             torch.set_num_threads(self.threads)
             job.future = concurrent.futures.Future()
@@ -420,8 +439,8 @@ class Trainer:
     def _finish(self, job: "_UpdateJob") -> None:
         """Account for a finished update (this thread): weights to the actor, metrics, hooks, checkpoint."""
         metrics, update_seconds = job.future.result()
-        if self.actor is not self.policy:
-            self.actor.load_state_dict(self.policy.state_dict())
+        if self.remote is not None:
+            self.remote.pull_weights(self.policy)
         self.update += 1
         self.learned_step = job.global_step
         now = time.perf_counter()
@@ -483,16 +502,17 @@ class Trainer:
             hook(record)
 
     def checkpoint_payload(self) -> dict[str, Any]:
+        optimizer_state, learner_rng = (self.remote or self.learner).state()
         return {
             "model": self.policy.state_dict(),
-            "optimizer": self.learner.optimizer.state_dict(),
+            "optimizer": optimizer_state,
             "global_step": self.learned_step,
             "update": self.update,
             "policy_spec": self.policy_spec.to_dict() if isinstance(self.policy_spec, PolicySpec) else None,
             "config": preset_to_toml(self.preset),
             "action_labels": self.action_labels,
             "best_return": self.best_return,
-            "rng": {"torch": torch.get_rng_state(), "numpy": self.np_rng.bit_generator.state,
+            "rng": {"torch": torch.get_rng_state(), "numpy": learner_rng,
                     "python": random.getstate(), "sampler": self.sampler.get_state()},
         }
 
@@ -528,10 +548,10 @@ class Trainer:
         self.store.truncate_after(self.update)
 
     def close(self) -> None:
-        """Stop the env workers and the learner thread, and close the run's files (idempotent)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        """Stop the env workers and the learner process, and close the run's files (idempotent)."""
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = None
         vec_env = getattr(self, "vec_env", None)
         if vec_env is not None:
             vec_env.close()
@@ -576,4 +596,5 @@ class _UpdateJob:
     episodes: list[EpisodeRecord]
     t_start: float
     t_rollout: float
-    future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+    future: Any = field(default_factory=concurrent.futures.Future)
+    """Has `result() -> (metrics, update seconds)`: a done Future, or the learner process's PendingUpdate."""

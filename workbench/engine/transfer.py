@@ -73,6 +73,7 @@ def _job_settings(job: Job):
     settings = Settings.of(job.preset)
     settings.ppo.n_envs = max(1, settings.transfer.n_envs)
     settings.ppo.total_steps = job.budget
+    settings.ppo.overlap = False  # the parallel jobs already fill the cores; a learner process each would contend
     settings.run.seed = job.seed
     settings.run.record_episodes = False
     return settings

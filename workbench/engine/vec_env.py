@@ -165,8 +165,10 @@ class FrameReader:
 
 
 # -- worker -------------------------------------------------------------------------------------------
-def _worker(index: int, thunk_bytes: bytes, conn) -> None:
+def _worker(index: int, thunk_bytes: bytes, conn, nice: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (Ctrl-C hits the group)
+    if nice:
+        os.nice(nice)
     env = None
     exit_code = 0
     segments: list[SharedMemory] = []
@@ -310,10 +312,12 @@ class ShmVecEnv:
       `timeout_s` (immediately when the process is gone); `close()` then still cleans up.
     - `env_fns` are any picklable zero-argument callables returning a Gymnasium env (pickled with cloudpickle,
       so lambdas and closures work too).
+    - `nice`: the workers lower their scheduling priority by this much (the trainer's learner process then keeps
+      its core while they step; see trainer.OVERLAP_WORKER_NICE).
     """
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], context: str = "spawn",
-                 frame_shape: tuple[int, ...] | None = None, timeout_s: float = 120.0):
+                 frame_shape: tuple[int, ...] | None = None, timeout_s: float = 120.0, nice: int = 0):
         import cloudpickle
 
         if not env_fns:
@@ -333,7 +337,7 @@ class ShmVecEnv:
         try:
             for i, fn in enumerate(env_fns):
                 parent_conn, child_conn = ctx.Pipe(duplex=True)
-                proc = ctx.Process(target=_worker, args=(i, cloudpickle.dumps(fn), child_conn),
+                proc = ctx.Process(target=_worker, args=(i, cloudpickle.dumps(fn), child_conn, nice),
                                    name=f"wb-env-{i}", daemon=True)
                 proc.start()
                 child_conn.close()

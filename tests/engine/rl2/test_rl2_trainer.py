@@ -73,3 +73,15 @@ def test_rl2_rejects_a_rollout_that_segments_do_not_divide():
         settings = _settings()
         settings.rl2.bptt_steps = 3
         _trainer(settings)
+
+
+def test_rl2_overlap_runs_the_recurrent_update_in_the_learner_process():
+    """The learner process gets the recurrent policy, its per-rollout start state and the shared stored states."""
+    metrics = []
+    trainer = _trainer(_settings(learning_rate=1e-2, overlap=True))
+    trainer.hooks.on_update.append(lambda u: metrics.append(u.metrics))
+    before = [p.detach().clone() for p in trainer.policy.parameters()]
+    trainer.run(total_steps=3 * N_ENVS * N_STEPS)
+    assert trainer.update == 3 and len(metrics) == 3
+    assert all(np.isfinite(m["importance_weight"]) and np.isfinite(m["policy_loss"]) for m in metrics)
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters()))  # pulled back
