@@ -167,7 +167,7 @@ class FrameReader:
 # -- worker -------------------------------------------------------------------------------------------
 def _worker(index: int, thunk_bytes: bytes, conn, nice: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (Ctrl-C hits the group)
-    if nice:
+    if nice and hasattr(os, "nice"):  # POSIX only
         os.nice(nice)
     env = None
     exit_code = 0
