@@ -79,10 +79,10 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     from stable_baselines3.common.vec_env import SubprocVecEnv, VecFrameStack
 
-    from workbench.catalog.levels import Level
-    from workbench.engine.config import EnvConfig
-    from workbench.engine.envs import env_thunk
-    from workbench.engine.vec_env import ShmVecEnv
+    from workbench.core.levels import Level
+    from workbench.core.settings import EnvConfig
+    from workbench.engine.envs.retro import env_thunk
+    from workbench.engine.vec.shm import ShmVecEnv
 
     reference = load_reference(args.reference)
     n = args.envs

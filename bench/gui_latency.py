@@ -55,8 +55,8 @@ def main() -> None:
     os.environ["WORKBENCH_RUNS"] = tempfile.mkdtemp(prefix="wb-bench-latency-")
     from PySide6.QtWidgets import QApplication
 
-    from workbench.catalog.presets import load_preset
-    from workbench.paths import DEFAULT_PRESET
+    from workbench.core.presets import load_preset
+    from workbench.core.paths import DEFAULT_PRESET
     from workbench.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])

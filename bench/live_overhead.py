@@ -34,8 +34,8 @@ def _on_sigterm(*_) -> None:
 
 
 def _preset(steps: int):
-    from workbench.catalog.presets import load_preset
-    from workbench.paths import DEFAULT_PRESET
+    from workbench.core.presets import load_preset
+    from workbench.core.paths import DEFAULT_PRESET
 
     preset = load_preset(DEFAULT_PRESET)
     preset.name = "bench-live"

@@ -26,9 +26,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def ours(steps: int, seed: int, overlap: bool = True) -> list[tuple[int, float]]:
-    from workbench.catalog.levels import Level
-    from workbench.engine.config import EnvConfig, PPOConfig
-    from workbench.engine.trainer import Hooks, Settings, Trainer
+    from workbench.core.levels import Level
+    from workbench.core.settings import EnvConfig, PPOConfig, Settings
+    from workbench.engine.hooks import Hooks
+    from workbench.launcher import build_trainer
 
     settings = Settings()
     settings.env = EnvConfig(action_set="discrete", frame_skip=4, sticky_prob=0.25, warp_size=84, grayscale=True,
@@ -39,8 +40,8 @@ def ours(steps: int, seed: int, overlap: bool = True) -> list[tuple[int, float]]
     settings.run.seed = seed
     settings.run.record_episodes = False
     episodes: list[tuple[int, float]] = []
-    Trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
-            hooks=Hooks(on_episode=[lambda e: episodes.append((e.global_step, e.episode_return))])).run(steps)
+    build_trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
+                  hooks=Hooks(on_episode=[lambda e: episodes.append((e.global_step, e.episode_return))])).run(steps)
     return episodes
 
 

@@ -29,11 +29,11 @@ import numpy as np
 def steps_per_second(record_dir: Path | None, steps: int, seed: int) -> tuple[float, float, int]:
     """One env playing random actions for `steps` agent steps: (steps per wall second, steps per CPU second,
     episodes recorded)."""
-    from workbench.catalog.levels import Level
-    from workbench.engine.actions import resolve_action_set
-    from workbench.engine.config import EnvConfig
-    from workbench.engine.envs import make_env
-    from workbench.engine.records import EpisodeRecord, StepRecord
+    from workbench.core.levels import Level
+    from workbench.catalog.actions import resolve_action_set
+    from workbench.core.settings import EnvConfig
+    from workbench.engine.envs.retro import make_env
+    from workbench.core.records import EpisodeRecord, StepRecord
     from workbench.replay.recorder import EpisodeRecorder
 
     level = Level("Airstriker-Genesis-v0", "Level1")
@@ -75,7 +75,7 @@ def recorder_cpu_ms(frames: int, episodes: int) -> tuple[float, float]:
     `MovieWriter` (a row per frame, the file built at the end), fed the same buttons."""
     import stable_retro
 
-    from workbench.engine.movie_writer import MovieWriter, bk2_template
+    from workbench.engine.envs.movie_writer import MovieWriter, bk2_template
 
     env = stable_retro.make("Airstriker-Genesis-v0", render_mode=None, use_restricted_actions=stable_retro.Actions.ALL)
     buttons = np.random.default_rng(0).integers(0, 2, (frames, env.num_buttons)).astype(bool)

@@ -30,10 +30,10 @@ STEPS = 4500
 def record_long_episode(folder: Path) -> Path:
     import stable_retro
 
-    from workbench.catalog.levels import Level
-    from workbench.engine.actions import resolve_action_set
-    from workbench.engine.config import EnvConfig
-    from workbench.engine.envs import make_env
+    from workbench.core.levels import Level
+    from workbench.catalog.actions import resolve_action_set
+    from workbench.core.settings import EnvConfig
+    from workbench.engine.envs.retro import make_env
 
     scenario = json.loads(Path(stable_retro.data.get_file_path(GAME, "scenario.json")).read_text())
     scenario.pop("done", None)  # the time limit ends the episode

@@ -3,9 +3,9 @@ played on the same held-out bandits: uniformly random pulls and Thompson samplin
 
     .venv/bin/python bench/rl2_bandit.py [--settings n10k5,n100k5] [--updates N] [--envs 64] [--seed 0]
 
-Each setting (n pulls, k arms) trains `trainer.Trainer` with run.algorithm = "rl2" (PPO, back-propagation through
-the GRU over whole trials) on `BanditVecEnv` trials (one trial = n pulls of a fresh k-armed bandit, arms
-p_i ~ U[0,1], all trials of an update stepped in one numpy call), with the settings of
+Each setting (n pulls, k arms) trains the engine's `Trainer` (built by `launcher.build_trainer`) with
+run.algorithm = "rl2" (PPO, back-propagation through the GRU over whole trials) on `BanditVecEnv` trials
+(one trial = n pulls of a fresh k-armed bandit, arms p_i ~ U[0,1], all trials of an update stepped in one numpy call), with the settings of
 `bandit_run.bandit_settings` and the budget of `bandit_run.TABLE1_BUDGETS` (n=10: 300 updates of 256 trials,
 n=100: 250 updates of 64 trials; override with --updates/--envs). The score is the mean total reward per trial
 on `--trials` bandits never trained on; random and Thompson sampling play the very same bandits. The paper
@@ -63,6 +63,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("WORKBENCH_LEARNER_THREADS", "1")  # a small GRU: threads only add overhead
 
     from workbench.engine.rl2.bandit_run import TABLE1_BUDGETS, Budget, train_bandit
+    from workbench.launcher import build_trainer
 
     settings = []
     for text in args.settings.split(","):
@@ -73,8 +74,8 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         budget = TABLE1_BUDGETS.get(n, Budget(updates=100))
         updates, envs = args.updates or budget.updates, args.envs or budget.n_envs
-        result = train_bandit(k, n, total_steps=updates * envs * n, eval_trials=args.trials, seed=args.seed,
-                              device=args.device, n_envs=envs, n_minibatches=budget.n_minibatches)
+        result = train_bandit(k, n, updates * envs * n, make_trainer=build_trainer, eval_trials=args.trials,
+                              seed=args.seed, device=args.device, n_envs=envs, n_minibatches=budget.n_minibatches)
         random_total = play_reference(k, n, args.trials, "random", seed=1)
         thompson_total = play_reference(k, n, args.trials, "thompson", seed=2)
         paper = PAPER.get((n, k), (float("nan"),) * 3)

@@ -24,9 +24,10 @@ HERE = Path(__file__).resolve().parent
 
 def ours(seconds: float, n_envs: int, seed: int, overlap: bool = True) -> None:
     """Run our trainer for `seconds` and print a line like the SB3 reference's."""
-    from workbench.catalog.levels import Level
-    from workbench.engine.config import EnvConfig, PPOConfig
-    from workbench.engine.trainer import Hooks, Settings, Trainer
+    from workbench.core.levels import Level
+    from workbench.core.settings import EnvConfig, PPOConfig, Settings
+    from workbench.engine.hooks import Hooks
+    from workbench.launcher import build_trainer
 
     settings = Settings()
     settings.env = EnvConfig(action_set="discrete", frame_skip=4, sticky_prob=0.25, warp_size=84, grayscale=True,
@@ -37,9 +38,10 @@ def ours(seconds: float, n_envs: int, seed: int, overlap: bool = True) -> None:
     settings.run.seed = seed
     settings.run.record_episodes = False
     returns: list[float] = []
-    trainer = Trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
-                      hooks=Hooks(on_episode=[lambda e: returns.append(e.episode_return)]))
-    info = (f"device={trainer.compute.device} precision={trainer.compute.precision} threads={trainer.threads} "
+    trainer = build_trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
+                            hooks=Hooks(on_episode=[lambda e: returns.append(e.episode_return)]))
+    threads = trainer.learner.threads
+    info = (f"device={trainer.compute.device} precision={trainer.compute.precision} threads={threads} "
             f"overlap={overlap}")
     stopped: dict[str, float] = {}
 

@@ -21,7 +21,7 @@ def main() -> int:
     os.environ.setdefault("WORKBENCH_RUNS", tempfile.mkdtemp(prefix="wb-shots-"))
     from PySide6.QtWidgets import QApplication
 
-    from workbench.paths import DEFAULT_PRESET
+    from workbench.core.paths import DEFAULT_PRESET
     from workbench.ui.app import style_sheet
     from workbench.ui.main_window import MainWindow
 

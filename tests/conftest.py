@@ -16,7 +16,7 @@ SHM_DIR = Path("/dev/shm")
 
 
 def _our_segments() -> set[str]:
-    from workbench.paths import SHM_PREFIX
+    from workbench.core.paths import SHM_PREFIX
 
     if not SHM_DIR.exists():
         return set()

@@ -11,7 +11,9 @@ import pytest
 
 from workbench.catalog.systems import retro_data_root
 from workbench.cli import main
-from workbench.paths import DEFAULT_PRESET, PRESETS_DIR, SOURCE_ROOT
+from workbench.core.paths import DEFAULT_PRESET, PRESETS_DIR, SOURCE_ROOT
+from workbench.core.presets import load_preset, save_preset
+from bad_settings import BAD_SETTINGS, IDS, apply
 
 SONIC_MISSING = "SonicTheHedgehog-Genesis-v0, SonicTheHedgehog2-Genesis-v0, SonicAndKnuckles3-Genesis-v0"
 
@@ -60,6 +62,18 @@ def test_broken_preset_exits_nonzero_with_file_line_reason(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
     missing = _workbench("preset", "check", str(tmp_path / "nope.toml"))
     assert missing.returncode == 1 and "no such preset file" in missing.stdout
+
+
+@pytest.mark.parametrize("edits, message", BAD_SETTINGS, ids=IDS)
+def test_preset_check_refuses_settings_that_cannot_run(tmp_path, capsys, edits, message):
+    preset = load_preset(DEFAULT_PRESET)
+    apply(preset, edits)
+    path = save_preset(preset, tmp_path / "bad.toml")
+    assert main(["preset", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    errors = [line for line in out.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and errors[0].startswith(f"{path}:") and errors[0].endswith(f": error: {message}")
+    assert "1 error, 0 warnings" in out
 
 
 def test_roms_import_into_a_test_data_root(tmp_path):

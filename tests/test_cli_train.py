@@ -2,7 +2,6 @@
 update exactly once; Ctrl-C saves a checkpoint and exits cleanly; bad input gets one clear line."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,12 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from bad_settings import BAD_SETTINGS, IDS, apply
 
-from workbench.catalog.presets import load_preset, save_preset
+from workbench.core.presets import load_preset, save_preset
 from workbench.cli import main
 from workbench.engine import checkpoint as ckpt
 from workbench.engine.run_store import RunStore
-from workbench.paths import DEFAULT_PRESET, runs_dir
+from workbench.core.paths import DEFAULT_PRESET, runs_dir
 
 STEPS_PER_UPDATE = 64  # 2 envs x 32 steps
 
@@ -34,14 +34,18 @@ def start_train(*args: str) -> subprocess.Popen:
 
 def wait_for_updates(run: Path, n: int, proc: subprocess.Popen, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (run / "metrics.sqlite").exists() and len(RunStore.open(run).updates()) >= n:
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"train exited early ({proc.returncode}): {proc.stderr.read()}")
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"no {n} updates within {timeout} s")
+    try:
+        while time.monotonic() < deadline:
+            if (run / "metrics.sqlite").exists() and len(RunStore.open(run).updates()) >= n:
+                return
+            if proc.poll() is not None:
+                pytest.fail(f"train exited early ({proc.returncode}): {proc.stderr.read()}")
+            time.sleep(0.2)
+        pytest.fail(f"no {n} updates within {timeout} s")
+    except BaseException:
+        proc.kill()  # a failing test leaves no training behind for the next one
+        proc.wait(30)
+        raise
 
 
 @pytest.mark.slow
@@ -108,3 +112,40 @@ def test_bad_input_gets_one_clear_line(tmp_path, capsys):
     assert main(["train", str(broken)]) == 2
     assert "broken.toml" in capsys.readouterr().err
     assert not runs_dir().exists() or not any(runs_dir().iterdir())  # no run folder was created
+
+
+def bad_preset(tmp_path: Path, edits: dict) -> Path:
+    preset = load_preset(DEFAULT_PRESET)
+    apply(preset, edits)
+    return save_preset(preset, tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize("edits, message", BAD_SETTINGS, ids=IDS)
+def test_train_refuses_a_bad_setting_with_the_message_preset_check_gives(tmp_path, capsys, edits, message):
+    path = bad_preset(tmp_path, edits)
+    assert main(["train", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err
+    assert main(["preset", "check", str(path)]) == 1
+    assert message in capsys.readouterr().out
+    assert not runs_dir().exists() or not any(runs_dir().iterdir())  # no run folder was created
+
+
+def test_the_run_process_fails_fast_on_a_bad_setting(tmp_path):
+    """What the GUI's Start would hand a run process (if the window had not refused it already)."""
+    import json
+
+    run_dir = tmp_path / "gui-run"
+    run_dir.mkdir()
+    path = bad_preset(tmp_path, {"ppo.n_minibatches": 0})
+    (run_dir / "launch-preset.toml").write_text(path.read_text())
+    (run_dir / "launch.json").write_text(json.dumps({"preset": "launch-preset.toml", "total_steps": 100}))
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "workbench.bridge.run_process", str(run_dir)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert time.monotonic() - started < 60  # it does not wait for anything: no env worker was ever started
+    status = RunStore(run_dir).status()
+    assert status["state"] == "failed" and "ppo.n_minibatches = 0 must be at least 1" in status["error"]
+    assert "launch-preset.toml" in status["error"]
+    assert not (run_dir / "config.toml").exists()  # refused before the folder became a run

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from workbench.bridge import protocol
-from workbench.bridge.supervisor import Supervisor
-from workbench.processes import pid_alive
-from workbench.catalog.levels import Level, LevelSet
-from workbench.catalog.presets import load_preset
-from workbench.paths import DEFAULT_PRESET, SHM_PREFIX
+from workbench.bridge.supervisor import RunHandle, Supervisor
+from workbench.core.levels import Level, LevelSet
+from workbench.core.paths import DEFAULT_PRESET, SHM_PREFIX
+from workbench.core.presets import load_preset, save_preset
+from workbench.core.processes import pid_alive
+from workbench.core.records import EpisodeRecord, UpdateRecord
+from workbench.engine import checkpoint
 
 
 def _poll_until(supervisor, handle, predicate, timeout=120.0):
@@ -69,10 +71,14 @@ def test_missing_preset_file_fails_cleanly(tmp_path):
 @pytest.mark.slow
 def test_run_finishes_streams_and_reattaches_in_final_state(tmp_path):
     supervisor = Supervisor(tmp_path / "runs")
-    handle = supervisor.start(_tiny(), "short")
+    preset = _tiny()
+    preset.env.max_episode_steps = 24  # each env ends one episode within the run's 32 steps
+    handle = supervisor.start(preset, "short")
     messages = _poll_until(supervisor, handle, lambda: handle.state == "finished", timeout=180)
     kinds = {type(m) for m in messages}
-    assert protocol.Hello in kinds and protocol.Update in kinds and protocol.Status in kinds
+    assert {protocol.Hello, EpisodeRecord, UpdateRecord, protocol.Status} <= kinds  # the engine's own records
+    episode = next(m for m in messages if isinstance(m, EpisodeRecord))
+    assert episode.length == 24 and episode.truncated and episode.level.startswith("Airstriker-Genesis-v0")
     assert handle.hello.n_envs == 2 and handle.hello.action_labels
     handle.wait(30)
     assert handle.global_step >= 64
@@ -105,16 +111,23 @@ def test_killed_run_process_is_failed_and_its_segment_cleaned(tmp_path):
     supervisor.shutdown(stop_runs=True)
 
 
-def test_only_an_ended_stopped_or_failed_run_with_a_checkpoint_can_resume(tmp_path):
-    from workbench.bridge.supervisor import RunHandle
-
+def _ended_run(tmp_path, checkpoint_bytes: bytes | None = None) -> tuple[Supervisor, RunHandle]:
+    """A stopped `workbench train` run (no launch.json: its config.toml instead) with one checkpoint: a real
+    one, or `checkpoint_bytes`."""
     supervisor = Supervisor(tmp_path / "runs")
     run_dir = tmp_path / "runs" / "cli-run"
     (run_dir / "checkpoints").mkdir(parents=True)
-    (run_dir / "config.toml").write_text("")  # a `workbench train` run: no launch.json, its config instead
-    handle = RunHandle(run_dir=run_dir, state="stopped")
-    assert not supervisor.can_resume(handle)  # no checkpoint yet
-    (run_dir / "checkpoints" / "update_1.pt").write_bytes(b"x")
+    save_preset(load_preset(DEFAULT_PRESET), run_dir / "config.toml")
+    path = run_dir / "checkpoints" / "ckpt_00000001.pt"
+    if checkpoint_bytes is None:
+        checkpoint.save(path, {"model": {}, "update": 1})
+    else:
+        path.write_bytes(checkpoint_bytes)
+    return supervisor, RunHandle(run_dir=run_dir, state="stopped")
+
+
+def test_only_an_ended_stopped_or_failed_run_can_resume(tmp_path):
+    supervisor, handle = _ended_run(tmp_path)
     assert supervisor.can_resume(handle)
     for state in ("running", "paused", "finished"):
         handle.state = state
@@ -126,4 +139,49 @@ def test_only_an_ended_stopped_or_failed_run_with_a_checkpoint_can_resume(tmp_pa
     handle.pid, handle.state = None, "finished"
     with pytest.raises(ValueError, match="stopped or failed"):
         supervisor.resume(handle)
-    assert not (run_dir / "launch.json").exists()  # nothing written for a refused resume
+    assert not (handle.run_dir / "launch.json").exists()  # nothing written for a refused resume
+
+
+def test_a_run_whose_only_checkpoint_is_corrupt_cannot_resume(tmp_path):
+    supervisor, handle = _ended_run(tmp_path, checkpoint_bytes=b"not a torch file")
+    assert not supervisor.can_resume(handle)
+    with pytest.raises(ValueError, match="checkpoint that loads"):
+        supervisor.resume(handle)
+    assert not (handle.run_dir / "launch.json").exists()
+
+
+def test_a_run_without_a_checkpoint_or_readable_settings_cannot_resume(tmp_path):
+    supervisor, handle = _ended_run(tmp_path)
+    for path in (handle.run_dir / "checkpoints").iterdir():
+        path.rename(path.with_name("notes.pt"))  # not a numbered checkpoint
+    assert not supervisor.can_resume(handle)
+
+    supervisor, handle = _ended_run(tmp_path / "bad-config")
+    (handle.run_dir / "config.toml").write_text("[ppo\n")
+    assert not supervisor.can_resume(handle)
+
+    supervisor, handle = _ended_run(tmp_path / "bad-launch")
+    (handle.run_dir / "launch.json").write_text("{")
+    assert not supervisor.can_resume(handle)
+
+    supervisor, handle = _ended_run(tmp_path / "gui-run")
+    (handle.run_dir / "launch.json").write_text(json.dumps({"preset": "launch-preset.toml"}))  # long deleted
+    assert supervisor.can_resume(handle)  # a resume reads the run's config.toml, not the preset it started from
+
+
+def test_resumability_is_computed_once_per_change_of_the_checkpoints(tmp_path, monkeypatch):
+    supervisor, handle = _ended_run(tmp_path)
+    loads = []
+    real = checkpoint.load_latest
+    monkeypatch.setattr(checkpoint, "load_latest", lambda d: loads.append(d) or real(d))
+    for _ in range(5):  # the GUI asks on every timer tick
+        assert supervisor.can_resume(handle)
+    assert len(loads) == 1
+    checkpoints = handle.run_dir / "checkpoints"
+    for path in checkpoints.iterdir():
+        path.unlink()
+    # faster than the file system's clock ticks: give the folder the new mtime any later change gets
+    stamp = checkpoints.stat().st_mtime_ns + 1_000_000_000
+    os.utime(checkpoints, ns=(stamp, stamp))
+    assert not supervisor.can_resume(handle)
+    assert len(loads) == 2

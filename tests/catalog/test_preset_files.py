@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from workbench.catalog.catalog import Catalog
-from workbench.catalog.levels import Level, LevelSet
-from workbench.catalog.presets import (
-    Preset, PresetError, check_preset_file, list_presets, load_preset, parse_preset, preset_to_toml, save_preset,
-    validate_preset,
+from workbench.core.levels import Level, LevelSet
+from workbench.catalog.level_checks import check_preset_file, validate_preset
+from workbench.core.presets import (
+    Preset, PresetError, list_presets, load_preset, parse_preset, preset_to_toml, read_preset_file, save_preset,
 )
-from workbench.engine.config import EnvConfig
-from workbench.paths import DEFAULT_PRESET, PRESETS_DIR
+from workbench.core.settings import EnvConfig
+from workbench.core.paths import DEFAULT_PRESET, PRESETS_DIR
 
 SONIC = PRESETS_DIR / "sonic-benchmark.toml"
 ATARI = PRESETS_DIR / "atari-transfer.toml"
@@ -79,7 +79,7 @@ def test_save_is_atomic_and_never_overwrites_by_accident(tmp_path):
 
 
 def _problems(text: str, catalog) -> list:
-    from workbench.catalog.presets import _Lines
+    from workbench.core.presets import _Lines
 
     preset, problems = parse_preset(text, "p.toml")
     return problems + validate_preset(preset, catalog, "p.toml", _Lines(text))
@@ -161,7 +161,7 @@ def test_missing_atari_rom_points_to_import_atari(retro_root, custom_dir):
 def test_action_spaces_must_match(catalog):
     mixed = '[levels]\ntrain = ["Airstriker-Genesis-v0:Level1"]\ntest = ["Pong-Atari2600-v0:Start"]\n'
     problems = [p for p in _problems(mixed, catalog) if "action" in p.message]
-    assert len(problems) == 1 and "different action spaces" in problems[0].message
+    assert len(problems) == 1 and "action space differs between levels" in problems[0].message
     assert "Airstriker-Genesis-v0" in problems[0].message and "Pong-Atari2600-v0" in problems[0].message
     atari = '[levels]\ntrain = ["Pong-Atari2600-v0:Start", "Breakout-Atari2600-v0:Start"]\n'
     for action_set in ("auto", "atari18"):
@@ -189,3 +189,49 @@ def test_copy_is_deep():
     twin.transfer.seeds.append(7)
     twin.env.frame_skip = 2
     assert preset == load_preset(DEFAULT_PRESET) and twin != preset
+
+
+COMMENTED = """# My Airstriker preset: two sections, tuned by hand
+name = "mine"  # shown in the window title
+description = "for the comment test"
+
+[levels]
+# the training levels
+train = [
+    "Airstriker-Genesis-v0:Level1",  # the first one
+    "Airstriker-Genesis-v0:Level1.Sec04",
+]
+test = []
+
+# PPO, tuned on two cores
+[ppo]
+n_envs = 8  # one per core would be 2
+learning_rate = 2.5e-4  # halve it for long runs
+retired_setting = 3
+
+# the environment
+[env]
+frame_skip = 4  # Atari-style
+"""
+
+
+def test_saving_an_edited_preset_keeps_its_comments(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(COMMENTED)
+    preset, _, _ = read_preset_file(path)
+    edited = preset.copy()
+    edited.ppo.learning_rate = 1e-5
+    edited.levels.remove("train", [1])
+    edited.levels.append("test", [Level("Airstriker-Genesis-v0", "Level1.Sec08")])
+    save_preset(edited, path, overwrite=True)
+    text = path.read_text()
+    for comment in ("# My Airstriker preset: two sections, tuned by hand", "# shown in the window title",
+                    "# the training levels", "# the first one", "# PPO, tuned on two cores",
+                    "# one per core would be 2", "# halve it for long runs", "# the environment", "# Atari-style"):
+        assert comment in text
+    assert "learning_rate = 1e-05  # halve it for long runs" in text
+    assert "retired_setting" not in text and "Level1.Sec04" not in text  # dropped keys and levels are gone
+    assert text.index("# PPO, tuned") < text.index("[ppo]") < text.index("n_steps =") < text.index("# the environment")
+    again = load_preset(path)
+    assert again == edited and again.levels.test == [Level("Airstriker-Genesis-v0", "Level1.Sec08")]
+    assert preset_to_toml(load_preset(path)) == text  # nothing left to change: saving again changes nothing

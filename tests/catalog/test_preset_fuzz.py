@@ -10,10 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.catalog.catalog import Catalog
-from workbench.catalog.levels import Level, LevelSet
-from workbench.catalog.presets import Preset, PresetError, Problem, _Lines, parse_preset, preset_to_toml, validate_preset
-from workbench.engine.config import SECTIONS
-from workbench.paths import PRESETS_DIR
+from workbench.core.levels import Level, LevelSet
+from workbench.catalog.level_checks import validate_preset
+from workbench.core.presets import Preset, PresetError, Problem, _Lines, parse_preset, preset_to_toml
+from workbench.core.settings import SECTIONS
+from workbench.core.paths import PRESETS_DIR
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
@@ -115,3 +116,18 @@ def test_write_then_read_is_lossless(preset):
             original = getattr(getattr(preset, name), key)
             assert type(value) is type(original) or (isinstance(original, int) and isinstance(value, float)
                                                       and math.isclose(value, original))
+
+
+@pytest.mark.slow
+@FUZZ
+@given(preset=presets, source=st.one_of(st.sampled_from(SHIPPED), mutated_preset()))
+def test_writing_into_a_source_text_is_lossless(preset, source):
+    """A preset that carries the text it was read from is written into that text (or afresh when the text
+    cannot carry it): either way it reads back equal."""
+    try:
+        parse_preset(source)
+    except PresetError:
+        return
+    preset.source_text = source
+    again, problems = parse_preset(preset_to_toml(preset))
+    assert problems == [] and again == preset

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.engine.rollout import compute_gae
+from workbench.engine.ppo.buffer import compute_gae
 
 GAMMA, LAM = 0.9, 0.8
 R = np.array([[1.0], [2.0], [3.0]], np.float32)

@@ -11,14 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.engine.config import PPOConfig
+from workbench.core.settings import PPOConfig
 from workbench.engine.device import resolve_compute
-from workbench.engine.learner_process import LearnerDiedError, LearnerProcess
-from workbench.engine.policies import make_policy, spec_for
-from workbench.engine.ppo import PPOLearner
-from workbench.engine.rollout import RolloutBuffer
-from workbench.engine.toy_envs import corridor
-from workbench.engine.trainer import Hooks, Settings, Trainer
+from workbench.engine.ppo.learner_process import LearnerDiedError, LearnerProcess
+from workbench.engine.policies.registry import make_policy, spec_for
+from workbench.engine.ppo.update import PPOLearner
+from workbench.engine.ppo.buffer import RolloutBuffer
+from toy_envs import corridor
+from workbench.engine.run_store import RunStore
+from workbench.core.settings import Settings
+from workbench.engine.hooks import Hooks
+from trainers import make_trainer
 
 CFG = PPOConfig(n_envs=4, n_steps=16, n_minibatches=2, n_epochs=2, learning_rate=1e-2)
 
@@ -50,7 +53,7 @@ def test_the_process_learns_exactly_what_the_in_process_learner_learns():
             local.set_learning_rate(lr)
             remote.set_learning_rate(lr)
             expected = local.update(bufs[index])
-            metrics, seconds = remote.submit(index, bufs[index]).result()
+            metrics, seconds = remote.submit(index).result()
             assert seconds > 0 and metrics.keys() == expected.keys()
             for k in expected:
                 assert metrics[k] == pytest.approx(expected[k], rel=1e-6, abs=1e-9, nan_ok=True), k
@@ -77,7 +80,7 @@ def test_a_killed_learner_process_is_reported():
         os.kill(remote._process.pid, signal.SIGKILL)
         remote._process.join(10)
         with pytest.raises(LearnerDiedError, match=r"exited with code -9 .*last checkpoint stays the truth"):
-            remote.submit(0, buf).result()
+            remote.submit(0).result()
     finally:
         remote.close()
     remote.close()  # idempotent
@@ -89,12 +92,12 @@ def test_a_trainer_whose_learner_dies_fails_with_that_message(tmp_path):
 
     def kill_learner(record):
         if record.update == 1:  # update 2 is in flight now
-            os.kill(trainer.remote._process.pid, signal.SIGKILL)
+            os.kill(trainer.learner._process.pid, signal.SIGKILL)
 
-    trainer = Trainer(settings, env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=tmp_path / "run",
-                      hooks=Hooks(on_update=[kill_learner]))
+    trainer = make_trainer(settings, env_fns=[functools.partial(corridor)] * 2, in_process=True,
+                           run_dir=tmp_path / "run", hooks=Hooks(on_update=[kill_learner]))
     with pytest.raises(LearnerDiedError):
         trainer.run(10**6)
-    status = trainer.store.status()
+    status = RunStore.open(tmp_path / "run").status()
     assert status["state"] == "failed" and "learner process exited with code -9" in status["error"]
-    assert trainer.remote is None  # closed
+    assert trainer.learner._process is None  # closed

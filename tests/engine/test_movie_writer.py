@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.engine.movie_writer import MovieWriter, bk2_template
+from workbench.engine.envs.movie_writer import MovieWriter, bk2_template
 
 
 def record_both(game: str, state: str, n_frames: int, seed: int, tmp_path: Path) -> tuple[Path, Path]:
@@ -16,7 +16,7 @@ def record_both(game: str, state: str, n_frames: int, seed: int, tmp_path: Path)
     same buttons; returns (stable-retro's file, ours)."""
     import stable_retro
 
-    from workbench.engine.envs import ensure_integrations
+    from workbench.catalog.integrations import register_custom_integrations as ensure_integrations
 
     ensure_integrations()
     env = stable_retro.make(game, state=state, render_mode=None, use_restricted_actions=stable_retro.Actions.ALL,

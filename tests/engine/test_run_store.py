@@ -5,11 +5,11 @@ import sqlite3
 
 import pytest
 
-from workbench.catalog.levels import Level, LevelSet
-from workbench.catalog.presets import Preset
-from workbench.engine.records import EpisodeRecord
+from workbench.core.levels import Level, LevelSet
+from workbench.core.presets import Preset
+from workbench.core.records import EpisodeRecord
 from workbench.engine.run_store import RunStore, RunStoreError, list_runs, new_run_dir, resolve_run
-from workbench.paths import runs_dir
+from workbench.core.paths import runs_dir
 
 
 def preset() -> Preset:

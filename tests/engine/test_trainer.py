@@ -12,11 +12,13 @@ import pytest
 import torch
 
 from workbench.engine import checkpoint as ckpt
-from workbench.engine.config import PPOConfig
-from workbench.engine.records import EpisodeRecord, RolloutRecord, StepRecord, UpdateRecord
+from workbench.core.settings import PPOConfig
+from workbench.core.records import EpisodeRecord, RolloutRecord, StepRecord, UpdateRecord
 from workbench.engine.run_store import RunStore
-from workbench.engine.toy_envs import corridor
-from workbench.engine.trainer import Hooks, Settings, Trainer
+from toy_envs import corridor
+from workbench.core.settings import Settings
+from workbench.engine.hooks import Hooks
+from trainers import make_trainer
 
 GAMMA = 0.9
 
@@ -42,24 +44,29 @@ class Clock(gym.Env):
 
 
 def settings(**ppo) -> Settings:
+    """Precision pinned (fp32 unless asked): `auto` picks bf16 on CPUs with native bf16, and a number compared
+    across precisions would pass on one CPU kind and fail on the other."""
     s = Settings()
     s.ppo = PPOConfig(**({"n_envs": 2, "n_steps": 8, "n_minibatches": 2, "n_epochs": 1, "gamma": GAMMA,
-                          "gae_lambda": 0.95} | ppo))
+                          "gae_lambda": 0.95, "precision": "fp32", "device": "cpu"} | ppo))
     s.run.checkpoint_every = 2
     s.run.keep_checkpoints = 2
     return s
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("terminate", [False, True])
-def test_stored_rollout_bootstraps_truncation_only(terminate):
+def test_stored_rollout_bootstraps_truncation_only(terminate, precision):
+    """Under each precision explicitly: the bootstrap value is compared with V(final obs) computed the way the
+    trainer computes it (the same autocast), so the verdict does not depend on the CPU kind."""
     checked = []
 
     def on_rollout(record: RolloutRecord) -> None:
-        buf = trainer.buffer
+        buf = trainer.learner.buffers[0]
         ends = buf.terminated if terminate else buf.truncated
         assert int(ends.sum()) == 2  # env steps 1..8: each of 2 envs ends once (after its 5th step)
-        with torch.no_grad():
-            v_final = float(trainer.actor(torch.tensor([[1.0]]))[1])
+        with torch.no_grad(), trainer.compute.autocast():
+            v_final = float(trainer.policy(torch.tensor([[1.0]]))[1].float())
         for t, i in zip(*torch.nonzero(ends, as_tuple=True)):
             if terminate:
                 assert float(buf.bootstrap[t, i]) == 0.0
@@ -70,8 +77,8 @@ def test_stored_rollout_bootstraps_truncation_only(terminate):
         assert bool(buf.episode_start[5].all()) and bool(buf.reset[5].all())  # the new episode's first obs
         checked.append(record.update)
 
-    trainer = Trainer(settings(), env_fns=[functools.partial(Clock, terminate)] * 2, in_process=True,
-                      hooks=Hooks(on_rollout=[on_rollout]))
+    trainer = make_trainer(settings(precision=precision), env_fns=[functools.partial(Clock, terminate)] * 2,
+                           in_process=True, hooks=Hooks(on_rollout=[on_rollout]))
     trainer.run(16)
     assert checked == [1]
 
@@ -80,7 +87,7 @@ def test_hooks_receive_typed_records():
     got: dict[str, list] = {"step": [], "episode": [], "rollout": [], "update": []}
     hooks = Hooks(on_step=[got["step"].append], on_episode=[got["episode"].append],
                   on_rollout=[got["rollout"].append], on_update=[got["update"].append])
-    trainer = Trainer(settings(), env_fns=[functools.partial(Clock, False)] * 2, in_process=True, hooks=hooks)
+    trainer = make_trainer(settings(), env_fns=[functools.partial(Clock, False)] * 2, in_process=True, hooks=hooks)
     assert trainer.action_labels == ["0", "1"]
     trainer.run(32)
     assert [type(x) for x in got["step"]] == [StepRecord] * 16
@@ -94,8 +101,8 @@ def test_hooks_receive_typed_records():
 
 def test_pause_resume_stop_from_another_thread(tmp_path):
     updates: list[int] = []
-    trainer = Trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True,
-                      run_dir=tmp_path / "run", hooks=Hooks(on_update=[lambda r: updates.append(r.update)]))
+    trainer = make_trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True,
+                           run_dir=tmp_path / "run", hooks=Hooks(on_update=[lambda r: updates.append(r.update)]))
     thread = threading.Thread(target=trainer.run, args=(10**9,))
     thread.start()
     try:
@@ -135,8 +142,8 @@ def test_crash_then_resume_has_each_update_once(tmp_path, overlap):
         if record.update == 5:
             raise Boom("simulated crash after update 5 (checkpoint at 4)")
 
-    trainer = Trainer(settings(overlap=overlap), env_fns=[functools.partial(corridor)] * 2, in_process=True,
-                      run_dir=run, hooks=Hooks(on_update=[crash_at_5]))
+    trainer = make_trainer(settings(overlap=overlap), env_fns=[functools.partial(corridor)] * 2, in_process=True,
+                           run_dir=run, hooks=Hooks(on_update=[crash_at_5]))
     with pytest.raises(Boom):
         trainer.run(10**6)
     store = RunStore.open(run)
@@ -147,8 +154,8 @@ def test_crash_then_resume_has_each_update_once(tmp_path, overlap):
     saved = ckpt.load(run / "checkpoints" / "ckpt_00000004.pt")
     steps = 4 * 2 * 1  # updates x minibatches x epochs: the optimizer state came from wherever the learner ran
     assert {int(st["step"]) for st in saved["optimizer"]["state"].values()} == {steps}
-    resumed = Trainer(settings(overlap=overlap), env_fns=[functools.partial(corridor)] * 2, in_process=True,
-                      run_dir=run, resume=True)
+    resumed = make_trainer(settings(overlap=overlap), env_fns=[functools.partial(corridor)] * 2, in_process=True,
+                           run_dir=run, resume=True)
     assert (resumed.update, resumed.global_step) == (4, 64)
     resumed.run(128)
     assert [u["update"] for u in store.updates()] == list(range(1, 9))
@@ -162,15 +169,15 @@ def test_crash_then_resume_has_each_update_once(tmp_path, overlap):
 
 def test_corrupt_checkpoint_falls_back_with_a_message_naming_it(tmp_path):
     run = tmp_path / "run"
-    Trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=run).run(64)
+    make_trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=run).run(64)
     newest = ckpt.numbered(run / "checkpoints")[-1]
     newest.write_bytes(b"not a checkpoint")
     with pytest.warns(UserWarning, match=newest.name):
-        trainer = Trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=run,
-                          resume=True)
+        trainer = make_trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=run,
+                               resume=True)
     trainer.close()
     assert trainer.update == 2
     for path in ckpt.numbered(run / "checkpoints"):
         path.write_bytes(b"")
     with pytest.warns(UserWarning), pytest.raises(ckpt.CheckpointError, match="ckpt_0000000"):
-        Trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=run, resume=True)
+        make_trainer(settings(), env_fns=[functools.partial(corridor)] * 2, in_process=True, run_dir=run, resume=True)

@@ -8,14 +8,16 @@ import functools
 import numpy as np
 import pytest
 
-from workbench.catalog.levels import Level, LevelSet
-from workbench.catalog.presets import load_preset, save_preset
+from workbench.core.levels import Level, LevelSet
+from workbench.core.presets import load_preset, save_preset
 from workbench.cli import main
-from workbench.engine.config import PPOConfig
-from workbench.engine.toy_envs import corridor
+from workbench.core.settings import PPOConfig
+from toy_envs import corridor
 from workbench.engine.transfer import JobResult, ModeResult, TransferResult
-from workbench.engine.trainer import Hooks, Settings, Trainer
-from workbench.paths import PRESETS_DIR, runs_dir
+from workbench.core.settings import Settings
+from workbench.engine.hooks import Hooks
+from trainers import make_trainer
+from workbench.core.paths import PRESETS_DIR, runs_dir
 
 
 def test_level_score_is_the_mean_of_recorded_episode_returns(tmp_path):
@@ -45,8 +47,8 @@ def test_trainer_episodes_inside_a_budget_are_what_the_score_averages():
     s = Settings()
     s.ppo = PPOConfig(n_envs=1, n_steps=48, n_minibatches=1, n_epochs=1)
     seen = []
-    Trainer(s, env_fns=[functools.partial(corridor, 16, 32)], in_process=True,
-            hooks=Hooks(on_episode=[seen.append])).run(100)  # runs 144 steps: 3 rollouts of 48
+    make_trainer(s, env_fns=[functools.partial(corridor, 16, 32)], in_process=True,
+                 hooks=Hooks(on_episode=[seen.append])).run(100)  # runs 144 steps: 3 rollouts of 48
     budget = 100
     inside = [e for e in seen if e.global_step <= budget]
     assert sum(e.length for e in inside) <= budget  # each counted episode started and ended within the budget

@@ -6,12 +6,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from workbench.catalog.levels import Level
-from workbench.engine.actions import (ATARI18_COMBOS, SONIC_COMBOS, check_compatible, game_family,
+from workbench.core.levels import Level
+from workbench.catalog.actions import (ATARI18_COMBOS, SONIC_COMBOS, check_compatible, game_family,
                                       resolve_action_set)
-from workbench.engine.config import EnvConfig
-from workbench.engine.envs import RetroLevelEnv
-from workbench.engine.wrappers import (AllowBacktracking, Discretizer, EpisodeStats, FrameStack, RewardScale,
+from workbench.core.settings import EnvConfig
+from workbench.engine.envs.retro import RetroLevelEnv
+from workbench.engine.envs.wrappers import (AllowBacktracking, Discretizer, EpisodeStats, FrameStack, RewardScale,
                                        StickyFrameSkip, TimeLimit, WarpFrame)
 
 AIRSTRIKER = Level("Airstriker-Genesis-v0", "Level1")

@@ -9,8 +9,8 @@ from replay_recording import GAME, Recorded, record_episode
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> Recorded:
     """One 120-step Airstriker episode with its sidecar, recorded once per test module."""
-    from workbench.engine.actions import resolve_action_set
-    from workbench.engine.config import EnvConfig
+    from workbench.catalog.actions import resolve_action_set
+    from workbench.core.settings import EnvConfig
     from workbench.replay.recorder import EpisodeRecorder
 
     run_dir = tmp_path_factory.mktemp("run")

@@ -35,16 +35,23 @@ def record_episode(run_dir: Path, steps: int, seed: int = 0, level: str = LEVEL,
     """Play `level` for `steps` agent steps (frame skip 4, sticky 0.25, truncated at `steps`) with a random
     policy, recording into `run_dir/episodes`, and feed `recorder` the StepRecords and the EpisodeRecord the
     trainer would."""
-    from workbench.catalog.levels import Level
-    from workbench.engine.actions import resolve_action_set
-    from workbench.engine.config import EnvConfig
-    from workbench.engine.envs import make_env
-    from workbench.engine.records import EpisodeRecord, StepRecord
+    from workbench.core.levels import Level
+    from workbench.catalog.actions import resolve_action_set
+    from workbench.core.settings import EnvConfig
+    import gymnasium as gym
+
+    from workbench.engine.envs.retro import make_env
+    from workbench.engine.envs.wrappers import StickyFrameSkip
+    from workbench.core.records import EpisodeRecord, StepRecord
 
     cfg = EnvConfig(max_episode_steps=steps, warp_size=0, frame_stack=1)
     lv = Level.parse(level)
     labels = list(resolve_action_set(lv.game, cfg).labels)
     env = make_env([lv], cfg, seed=seed, record_dir=run_dir / "episodes")
+    sticky = env
+    while not isinstance(sticky, StickyFrameSkip):
+        sticky = sticky.env
+    sticky.env = gym.Wrapper(sticky.env)  # hides the fast frame-skip path: one emulator step per frame, hooked below
     retro_env = env.unwrapped.retro
     hashes: list[str] = []
     real_step, real_reset = retro_env.step, retro_env.reset

@@ -13,7 +13,7 @@ from replay_recording import GAME, frame_hash
 
 @pytest.mark.slow
 def test_frames_state_saving_and_newest_request_wins(recorded):
-    from workbench.replay.start_states import custom_states
+    from workbench.catalog.integrations import custom_states
 
     with ReplayProcess(recorded.movie, snapshot_every=50) as replay:
         assert replay.info.n_frames == len(recorded.frame_hashes)

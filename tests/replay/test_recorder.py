@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.engine.records import EpisodeRecord, StepRecord
+from workbench.core.records import EpisodeRecord, StepRecord
 from workbench.replay.episode_index import list_episodes, rebuild_index, recorded_levels
 from workbench.replay.errors import ReplayError
 from workbench.replay.recorder import EpisodeRecorder

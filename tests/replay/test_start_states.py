@@ -8,18 +8,18 @@ import gzip
 import numpy as np
 import pytest
 
-from workbench.catalog.levels import Level, LevelSet
-from workbench.engine.config import EnvConfig
+from workbench.core.levels import Level, LevelSet
+from workbench.core.settings import EnvConfig
 from workbench.replay.errors import ReplayError
 from workbench.replay.reader import EpisodeReader
-from workbench.replay.start_states import (SHIPPED_INTEGRATIONS, SHIPPED_LEVELS, SHIPPED_STATES, custom_states,
-                                           user_integrations_dir)
+from workbench.catalog.integrations import (SHIPPED_INTEGRATIONS, SHIPPED_LEVELS, SHIPPED_STATES, custom_states,
+                                            user_integrations_dir)
 
 from replay_recording import GAME, frame_hash
 
 
 def _first_obs(level: Level) -> tuple[np.ndarray, bytes]:
-    from workbench.engine.envs import make_env
+    from workbench.engine.envs.retro import make_env
 
     env = make_env([level], EnvConfig(warp_size=0, frame_stack=1), seed=0)
     try:
@@ -80,7 +80,8 @@ def test_shipped_airstriker_states_are_distinct_playable_levels():
 def test_a_level_set_with_a_saved_state_trains_and_records(recorded, tmp_path):
     """The real trainer on Level1 + a start state saved from a replay (one in-process env drawing a level per
     episode); its recorded episodes of the saved level replay from exactly that state."""
-    from workbench.engine.trainer import Hooks, Trainer
+    from workbench.engine.hooks import Hooks
+    from trainers import make_trainer
     from workbench.replay.episode_index import list_episodes
     from workbench.replay.recorder import EpisodeRecorder
     from workbench.replay.sidecar import read_sidecar
@@ -93,9 +94,9 @@ def test_a_level_set_with_a_saved_state_trains_and_records(recorded, tmp_path):
               "ppo": {"n_envs": 1, "n_steps": 48, "n_minibatches": 2, "n_epochs": 1, "device": "cpu",
                       "precision": "fp32"},
               "run": {"record_episodes": True, "checkpoint_every": 100, "seed": 1}}
-    trainer = Trainer(config, levels.train, run_dir=tmp_path / "run", hooks=Hooks(), in_process=True)
-    recorder = trainer.episode_recorder  # record_episodes = true: the trainer writes sidecars itself
-    assert EpisodeRecorder.attach(trainer) is recorder and trainer.hooks.on_step == [recorder.on_step]
+    trainer = make_trainer(config, levels=levels.train, run_dir=tmp_path / "run", hooks=Hooks(), in_process=True)
+    # record_episodes = true: the launcher adds the recorder that writes sidecars, once
+    (recorder,) = [h.__self__ for h in trainer.hooks.on_step if isinstance(h.__self__, EpisodeRecorder)]
     trainer.run(96)
     assert trainer.update == 2
     all_entries = list_episodes(tmp_path / "run")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.catalog.presets import load_preset, save_preset
-from workbench.paths import DEFAULT_PRESET
+from workbench.core.presets import load_preset, save_preset
+from workbench.core.paths import DEFAULT_PRESET
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from workbench.catalog.catalog import Catalog
-from workbench.catalog.levels import Level, LevelSet
+from workbench.core.levels import Level, LevelSet
 from workbench.ui.catalog_panel import CatalogPanel
 from workbench.ui.level_mime import read_mime
 from workbench.ui.level_set_panel import LevelSetPanel
@@ -84,7 +84,7 @@ def test_import_folder_runs_off_thread_and_reports_each_file(qtbot, catalog, tmp
 
 
 def test_action_space_mismatch_is_flagged_inline(qtbot, catalog, atari_roms):
-    from workbench.engine.config import EnvConfig
+    from workbench.core.settings import EnvConfig
 
     airstriker, pong = Level("Airstriker-Genesis-v0", "Level1"), Level("Pong-Atari2600-v0", "Start")
     levels = LevelSetPanel(LevelSet([airstriker], [pong]), catalog, EnvConfig())

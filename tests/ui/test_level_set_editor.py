@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
 
-from workbench.catalog.levels import Level, LevelSet
+from workbench.core.levels import Level, LevelSet
 from workbench.ui.level_mime import make_mime
 from workbench.ui.level_set_panel import LevelSetPanel
 
@@ -81,4 +81,4 @@ def test_overlap_and_empty_train_are_flagged(qtbot):
     panel.editor.append("train", [A])
     assert any(sev == "warning" for sev, _ in panel.problems[A])
     tip = panel.models["train"].data(panel.models["train"].index(0), Qt.ToolTipRole)
-    assert "both train and test" in tip
+    assert "both a train and a test level" in tip

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from workbench.engine.run_store import RunStore
-from workbench.processes import pid_alive
+from workbench.core.processes import pid_alive
 from workbench.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.slow

@@ -1,5 +1,6 @@
-"""The main window: presets in and out (open, drop, save without overwriting), the settings form both ways,
-refusing to start a bad level set, transfer results, and the `workbench --smoke` start."""
+"""The main window: presets in and out (open, drop, save without overwriting, comments kept), the settings form
+both ways, refusing to start bad settings or a bad level set (what `workbench preset check` refuses), transfer
+results, and the `workbench --smoke` start."""
 from __future__ import annotations
 
 import subprocess
@@ -9,11 +10,12 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from workbench.catalog.levels import Level, LevelSet
-from workbench.catalog.presets import load_preset
-from workbench.engine.config import PPOConfig, field_docs
-from workbench.paths import DEFAULT_PRESET, PRESETS_DIR
+from workbench.core.levels import Level, LevelSet
+from workbench.core.presets import load_preset
+from workbench.core.settings import PPOConfig, field_docs
+from workbench.core.paths import DEFAULT_PRESET, PRESETS_DIR
 from workbench.ui.main_window import MainWindow
+from bad_settings import BAD_SETTINGS, IDS
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +93,59 @@ def test_start_refuses_level_set_with_errors(window, catalog):
     assert window.start_run("x") is None
     assert "training level" in window.statusBar().currentMessage()
     assert window.controller.handles() == []
+
+
+def _edit(form, key: str, value) -> None:
+    editor = form.editor(*key.split("."))
+    if hasattr(editor, "setCurrentText"):
+        editor.setCurrentText(value)
+    else:
+        editor.setValue(value)
+
+
+@pytest.mark.parametrize("edits, message", BAD_SETTINGS, ids=IDS)
+def test_start_refuses_what_preset_check_refuses(window, monkeypatch, edits, message):
+    started = []
+    monkeypatch.setattr(window.controller, "start", lambda *args, **kwargs: started.append(args))
+    for key, value in edits.items():
+        _edit(window.runs_panel.form, key, value)
+    assert message in window.runs_panel.form_problem.text()  # shown as soon as it is typed
+    assert window.start_run("x") is None
+    assert window.statusBar().currentMessage() == f"Cannot start: {message}"
+    assert started == [] and window.controller.handles() == []
+
+
+def test_a_field_that_cannot_be_read_blocks_start_and_save(window, monkeypatch, tmp_path):
+    started = []
+    monkeypatch.setattr(window.controller, "start", lambda *args, **kwargs: started.append(args))
+    window.runs_panel.form.editor("transfer", "seeds").setText("0, one")
+    problem = "transfer.seeds: '0, one' is not a comma-separated list of ints (e.g. 0, 1, 2)"
+    assert window.runs_panel.form_problem.text() == problem
+    assert not window.runs_panel.start_button.isEnabled()
+    assert window.start_run("x") is None and started == []
+    assert window.statusBar().currentMessage() == f"Cannot start: {problem}"
+    assert not window.save_preset(tmp_path / "mine.toml") and not (tmp_path / "mine.toml").exists()
+    window.runs_panel.form.editor("transfer", "seeds").setText("0, 1")
+    assert window.runs_panel.start_button.isEnabled() and window.runs_panel.form_problem.text() == ""
+
+
+def test_saving_an_opened_preset_keeps_its_comments(window, tmp_path):
+    path = tmp_path / "commented.toml"
+    path.write_text(DEFAULT_PRESET.read_text().replace("[ppo]", "# tuned by hand, keep this\n[ppo]", 1))
+    comments = [line for line in path.read_text().splitlines() if "#" in line]
+    assert window.open_preset(path)
+    window.runs_panel.form.editor("ppo", "n_epochs").setValue(2)
+    window.level_panel.editor.remove("train", [1])
+    assert window.save_preset(path, overwrite=True)
+    text = path.read_text()
+    assert "# tuned by hand, keep this\n[ppo]" in text
+    assert [line for line in text.splitlines() if "#" in line] == comments
+    saved = load_preset(path)
+    edited = window.current_preset()
+    edited.name = "commented"  # saving names the preset after its file
+    assert saved == edited and saved.ppo.n_epochs == 2
+    train = load_preset(DEFAULT_PRESET).levels.train
+    assert saved.levels.train == train[:1] + train[2:]
 
 
 def test_transfer_results_table_and_bars(window, tmp_path):

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A run folder with two recorded episodes (different seeds and lengths) and their sidecars."""
-    from workbench.engine.actions import resolve_action_set
-    from workbench.engine.config import EnvConfig
+    from workbench.catalog.actions import resolve_action_set
+    from workbench.core.settings import EnvConfig
     from workbench.replay.recorder import EpisodeRecorder
 
     run_dir = tmp_path_factory.mktemp("viewer_run")

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from workbench.processes import pid_alive
-from workbench.catalog.levels import Level, LevelSet
-from workbench.catalog.presets import load_preset, save_preset
+from workbench.core.processes import pid_alive
+from workbench.core.levels import Level, LevelSet
+from workbench.core.presets import load_preset, save_preset
 from workbench.engine.rl2 import evaluate
 from workbench.engine.rl2.evaluate import EpisodeIndexStats, WithinTrialCurve, save_curve
-from workbench.paths import DEFAULT_PRESET
+from workbench.core.paths import DEFAULT_PRESET
 from workbench.ui import within_trial_view
 from workbench.ui.within_trial_view import WithinTrialView
 

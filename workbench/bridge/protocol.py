@@ -1,15 +1,18 @@
 """Small typed messages between the GUI and a run process (plain dataclasses; pickled over a local socket).
 
 GUI -> run: `Command`. Run -> GUI: `Hello` once per connection, then `StepSummary` (the watched env, at most
-~60 per second), `Episode`, `Update`, `Status` and `RunFailed`. Frames never travel here: they sit in shared
-memory (`bridge.frames`), named by `Hello.frame_shm`.
+`live_bridge.SUMMARY_HZ` = 15 per second), the engine's own `core.records.EpisodeRecord` and `UpdateRecord` as the
+trainer made them, `Status` and `RunFailed`. Frames never travel here: they sit in the vec env's `core.frames`
+segment, named by `Hello.frame_shm`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from workbench.core.records import EpisodeRecord, UpdateRecord
 
 CommandKind = Literal["pause", "resume", "stop", "watch"]
 
@@ -24,19 +27,18 @@ class Command:
 @dataclass
 class Hello:
     run_dir: str
-    frame_shm: str
+    frame_shm: str | None
+    """The vec env's `core.frames` segment (None: its envs have no screen)."""
     n_envs: int
     action_labels: list[str]
     levels: list[str]
     watched: int
     state: str
-    frame_format: str = "vec_env"
-    """'vec_env': the env workers' own frame segment (`engine.vec_env.FrameReader`); 'bridge': `bridge.frames`."""
 
 
 @dataclass
 class StepSummary:
-    """The watched env's latest step."""
+    """The watched env's slice of the latest `core.records.StepRecord`."""
 
     global_step: int
     env_index: int
@@ -45,23 +47,6 @@ class StepSummary:
     action: int
     value: float
     reward: float
-
-
-@dataclass
-class Episode:
-    global_step: int
-    env_index: int
-    level: str
-    episode_return: float
-    length: int
-    truncated: bool
-
-
-@dataclass
-class Update:
-    global_step: int
-    update: int
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,4 +63,4 @@ class RunFailed:
     """The error text (last lines of the traceback)."""
 
 
-Message = Hello | StepSummary | Episode | Update | Status | RunFailed
+Message = Hello | StepSummary | EpisodeRecord | UpdateRecord | Status | RunFailed

@@ -14,42 +14,22 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from multiprocessing.connection import Client
 from pathlib import Path
 
 from workbench.bridge import protocol
-from workbench.bridge.frames import FrameReader
-from workbench.bridge.run_process import BRIDGE_FILE, LAUNCH_FILE, LOG_FILE
-from workbench.paths import SHM_PREFIX, atomic_write_text, runs_dir
-from workbench.processes import pid_alive
+from workbench.bridge.live_bridge import BRIDGE_FILE
+from workbench.bridge.run_process import LAUNCH_FILE, LAUNCH_PRESET, LOG_FILE
+from workbench.core.frames import FrameReader
+from workbench.core.paths import SHM_PREFIX, atomic_write_text, runs_dir
+from workbench.core.processes import pid_alive
+from workbench.core.records import EpisodeRecord, UpdateRecord
 
 FINAL_STATES = ("finished", "failed", "stopped")
 RUN_CONFIG = "config.toml"
 """The resolved preset the run store keeps in every run folder."""
-
-
-class VecEnvFrames:
-    """Reads the env workers' frame segment (`engine.vec_env.FrameReader`) with `bridge.frames`' interface."""
-
-    def __init__(self, name: str):
-        from workbench.engine.vec_env import FrameReader as VecFrameReader
-
-        self._reader = VecFrameReader(name)
-        self._last = (None, -1)
-
-    def read(self, only_new: bool = True):
-        result = self._reader.read()
-        if result is None:
-            return None
-        key = (self._reader.watched, result[0])
-        if only_new and key == self._last:
-            return None
-        self._last = key
-        return result[1]
-
-    def close(self) -> None:
-        self._reader.close()
 
 
 def read_status(run_dir: Path) -> dict:
@@ -80,7 +60,7 @@ class RunHandle:
     global_step: int = 0
     _conn: object = None
     _frames: FrameReader | None = None
-    _frame_shm: str = ""
+    _frame_shm: str | None = None
     _started: float = field(default_factory=time.monotonic)
 
     @property
@@ -116,13 +96,14 @@ class RunHandle:
 
     # -- frames ------------------------------------------------------------------------------
     def frame(self):
-        """The newest frame not yet returned, or None."""
+        """The watched env's newest frame not yet returned (H, W, 3 uint8), or None."""
         if self._frames is None:
             return None
         try:
-            return self._frames.read()
+            result = self._frames.read(only_new=True)
         except Exception:
             return None
+        return None if result is None else result[1]
 
     # -- life --------------------------------------------------------------------------------
     def process_alive(self) -> bool:
@@ -155,7 +136,7 @@ class RunHandle:
         if isinstance(message, protocol.Hello):
             self.hello = message
             self.state = message.state
-            self._open_frames(message.frame_shm, message.frame_format)
+            self._open_frames(message.frame_shm)
         elif isinstance(message, protocol.Status):
             self.state = message.state
             self.global_step = max(self.global_step, message.global_step)
@@ -163,17 +144,19 @@ class RunHandle:
                 self.error = message.error
         elif isinstance(message, protocol.RunFailed):
             self.error = message.error
-        elif isinstance(message, (protocol.StepSummary, protocol.Update, protocol.Episode)):
+        elif isinstance(message, (protocol.StepSummary, UpdateRecord, EpisodeRecord)):
             self.global_step = max(self.global_step, message.global_step)
 
-    def _open_frames(self, name: str, frame_format: str) -> None:
+    def _open_frames(self, name: str | None) -> None:
         if self._frames is not None and self._frame_shm == name:
             return
         self._close_frames()
+        self._frame_shm = name
+        if name is None:
+            return  # the run's envs have no screen
         try:
-            self._frames = FrameReader(name) if frame_format == "bridge" else VecEnvFrames(name)
-            self._frame_shm = name
-        except (FileNotFoundError, OSError, ValueError):
+            self._frames = FrameReader(name)
+        except (OSError, ValueError):
             self._frames = None
 
     def _try_connect(self, messages: list) -> None:
@@ -213,7 +196,7 @@ class RunHandle:
 
     def _cleanup_segment(self) -> None:
         """A killed run process cannot clean up: end what is left of its process group (env workers) and
-        unlink the shared memory it made (our frame segment; the vec env's segments, named `wb_<pid>_...`)."""
+        unlink the shared memory it made (the vec env's segments, named `wb_<pid>_...`)."""
         self._close_frames()
         if self.pid:
             try:
@@ -280,16 +263,43 @@ class RunHandle:
 
 
 def _write_failed_status(run_dir: Path, pid: int | None, error: str) -> None:
-    status = read_status(run_dir)
-    status.update(state="failed", error=error, pid=pid)
+    from workbench.engine.run_store import RunStore
+
     try:
-        atomic_write_text(Path(run_dir) / "status.json", json.dumps(status, indent=1))
+        RunStore(Path(run_dir)).mark_failed(error, pid=pid)
     except OSError:
         pass
 
 
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "run"
+def _resume_launch(run_dir: Path) -> dict | None:
+    """launch.json as a resume rewrites it (a `workbench train` run has none: a launch of its config), or None
+    when it does not read."""
+    try:
+        launch = json.loads((run_dir / LAUNCH_FILE).read_text())
+    except FileNotFoundError:
+        launch = {"preset": RUN_CONFIG, "total_steps": None}
+    except (OSError, ValueError):
+        return None
+    return dict(launch, resume=True) if isinstance(launch, dict) else None
+
+
+def _checkpoint_resumes(run_dir: Path) -> bool:
+    """What a resumed run reads besides launch.json (`launcher.build_run(resume=True)`): the run's config.toml
+    and its newest numbered checkpoint that loads."""
+    from workbench.core.settings import validate
+    from workbench.engine import checkpoint
+    from workbench.engine.run_store import RunStore, RunStoreError
+
+    with warnings.catch_warnings():  # a corrupt newest one with a good older one: resumable, nothing to warn
+        warnings.simplefilter("ignore")
+        try:
+            store = RunStore.open(run_dir)
+            if validate(store.config()):  # the launcher would refuse these settings
+                return False
+            checkpoint.load_latest(store.checkpoints_dir)
+        except (RunStoreError, checkpoint.CheckpointError):
+            return False
+    return True
 
 
 class Supervisor:
@@ -298,27 +308,23 @@ class Supervisor:
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else runs_dir()
         self.runs: dict[str, RunHandle] = {}
+        self._resumable: dict[Path, tuple[int, bool]] = {}
+        """run folder -> (its checkpoints folder's mtime, whether a resume would start): the GUI asks every
+        tick and loading checkpoints is slow; a new or removed checkpoint changes the folder's mtime."""
 
     def new_run_dir(self, name: str) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = f"{_safe_name(name)}-{stamp}"
-        for i in range(1000):
-            candidate = self.root / (base if i == 0 else f"{base}-{i}")
-            try:
-                candidate.mkdir()
-                return candidate
-            except FileExistsError:
-                continue
-        raise RuntimeError(f"cannot make a new run folder under {self.root}")
+        """`<name>-<date>-<time>` under the runs root (the run store's namer, as `workbench train` uses)."""
+        from workbench.engine.run_store import new_run_dir
+
+        return new_run_dir(None, prefix=name, root=self.root)
 
     def start(self, preset, name: str | None = None, total_steps: int | None = None) -> RunHandle:
-        """Start training `preset` (a catalog.presets.Preset) in a new detached process."""
-        from workbench.catalog.presets import save_preset
+        """Start training `preset` (a core.presets.Preset) in a new detached process."""
+        from workbench.core.presets import save_preset
 
         run_dir = self.new_run_dir(name or getattr(preset, "name", "") or "run")
-        save_preset(preset, run_dir / "launch-preset.toml")
-        launch = {"preset": "launch-preset.toml", "total_steps": total_steps}
+        save_preset(preset, run_dir / LAUNCH_PRESET)
+        launch = {"preset": LAUNCH_PRESET, "total_steps": total_steps}
         atomic_write_text(run_dir / LAUNCH_FILE, json.dumps(launch, indent=1))
         return self.start_dir(run_dir)
 
@@ -339,26 +345,30 @@ class Supervisor:
         return handle
 
     def can_resume(self, handle: RunHandle) -> bool:
-        """A stopped or failed run (its process gone) with a checkpoint to continue from."""
-        checkpoints = Path(handle.run_dir) / "checkpoints"
-        return (handle.state in ("stopped", "failed") and not handle.process_alive()
-                and ((handle.run_dir / LAUNCH_FILE).is_file() or (handle.run_dir / RUN_CONFIG).is_file())
-                and checkpoints.is_dir() and any(checkpoints.iterdir()))
+        """True exactly when `resume` would continue the run: stopped or failed, its process gone, launch.json
+        (if any) and config.toml readable, and a numbered checkpoint that loads."""
+        if handle.state not in ("stopped", "failed") or handle.process_alive():
+            return False
+        run_dir = Path(handle.run_dir)
+        try:
+            key = (run_dir / "checkpoints").stat().st_mtime_ns
+        except OSError:
+            return False
+        cached = self._resumable.get(run_dir)
+        if cached is None or cached[0] != key:
+            cached = (key, _resume_launch(run_dir) is not None and _checkpoint_resumes(run_dir))
+            self._resumable[run_dir] = cached
+        return cached[1]
 
     def resume(self, handle: RunHandle) -> RunHandle:
         """Continue a run that is not going from its newest good checkpoint, in a new run process; the new
         handle replaces the old one (same name). Raises ValueError when it cannot be resumed."""
-        if not self.can_resume(handle):
+        launch = _resume_launch(handle.run_dir) if self.can_resume(handle) else None
+        if launch is None:
             raise ValueError(f"{handle.name} cannot be resumed ({handle.state}): only a stopped or failed run "
-                             "with a checkpoint in its checkpoints/ folder can")
+                             "with a readable config and a checkpoint that loads can")
         handle.detach()
-        launch_path = handle.run_dir / LAUNCH_FILE
-        try:
-            launch = json.loads(launch_path.read_text())
-        except FileNotFoundError:  # started by `workbench train`: its resolved preset is the run's config
-            launch = {"preset": RUN_CONFIG, "total_steps": None}
-        launch["resume"] = True
-        atomic_write_text(launch_path, json.dumps(launch, indent=1))
+        atomic_write_text(handle.run_dir / LAUNCH_FILE, json.dumps(launch, indent=1))
         return self.start_dir(handle.run_dir)
 
     def attach(self, run_dir: Path) -> RunHandle:

@@ -3,7 +3,7 @@
 Games come from stable-retro's stable, experimental and contrib integrations plus the custom integrations (the
 user's saved start states in `user_data_dir()/integrations` and the ones shipped in `workbench/data/integrations`),
 searched in stable-retro's own order. Envs see the same games after
-`workbench.replay.start_states.register_custom_integrations()` with `inttype=Integrations.ALL`. A game's ROM counts as
+`workbench.catalog.integrations.register_custom_integrations()` with `inttype=Integrations.ALL`. A game's ROM counts as
 installed when the file stable-retro would load is there and its SHA-1 is listed in the game's rom.sha.
 """
 from __future__ import annotations

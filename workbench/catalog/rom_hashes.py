@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from workbench.paths import atomic_write_text, user_data_dir
+from workbench.core.paths import atomic_write_text, user_data_dir
 
 _CACHE_VERSION = 1
 NES_HEADER_BYTES = 16

@@ -17,7 +17,7 @@ from typing import BinaryIO, Callable, Iterable, Literal
 
 from workbench.catalog.rom_hashes import file_sha1
 from workbench.catalog.systems import integration_dirs, rom_extension_for
-from workbench.paths import atomic_write_bytes
+from workbench.core.paths import atomic_write_bytes
 
 ImportStatus = Literal["imported", "present", "conflict", "unknown", "unreadable", "failed"]
 Progress = Callable[[int, int, str], None]

@@ -52,7 +52,7 @@ def retro_data_root() -> Path:
 def custom_integration_dirs() -> list[Path]:
     """The custom integration folders, in the order `register_custom_integrations()` gives them to stable-retro:
     the user's (start states saved from replays; custom games) and the ones shipped with the workbench."""
-    from workbench.replay.start_states import SHIPPED_INTEGRATIONS, user_integrations_dir
+    from workbench.catalog.integrations import SHIPPED_INTEGRATIONS, user_integrations_dir
 
     return [user_integrations_dir(), SHIPPED_INTEGRATIONS]
 

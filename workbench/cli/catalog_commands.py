@@ -131,7 +131,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _preset_check(args: argparse.Namespace) -> int:
-    from workbench.catalog.presets import check_preset_file
+    from workbench.catalog.level_checks import check_preset_file
 
     result = check_preset_file(args.file)
     if result.preset is not None:
@@ -147,7 +147,7 @@ def _preset_check(args: argparse.Namespace) -> int:
 
 
 def _preset_list(args: argparse.Namespace) -> int:
-    from workbench.catalog.presets import PresetError, load_preset, list_presets
+    from workbench.core.presets import PresetError, load_preset, list_presets
 
     for path in list_presets():
         try:

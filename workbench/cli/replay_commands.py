@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 def resolve_episode(text: str, pick: str = "latest", level: str | None = None) -> Path:
     """A .bk2 path, a sidecar path (its .bk2), or a run folder's recorded episode picked by `pick`/`level`."""
-    from workbench.paths import runs_dir
+    from workbench.core.paths import runs_dir
     from workbench.replay.episode_index import list_episodes, rebuild_index
 
     path = Path(text)
@@ -80,7 +80,7 @@ def resolve_episode(text: str, pick: str = "latest", level: str | None = None) -
 
 
 def _list(args) -> int:
-    from workbench.paths import runs_dir
+    from workbench.core.paths import runs_dir
     from workbench.replay.episode_index import list_episodes, rebuild_index
 
     path = Path(args.episode)

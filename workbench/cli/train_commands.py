@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 from pathlib import Path
 
 from workbench.cli import UserError
+from workbench.cli.progress import Progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve_preset_path(text: str) -> Path:
-    from workbench.catalog.presets import user_presets_dir
-    from workbench.paths import PRESETS_DIR
+    from workbench.core.presets import user_presets_dir
+    from workbench.core.paths import PRESETS_DIR
 
     path = Path(text)
     if path.is_file():
@@ -57,7 +57,7 @@ def resolve_preset_path(text: str) -> Path:
 
 
 def load_preset_arg(text: str):
-    from workbench.catalog.presets import PresetError, load_preset
+    from workbench.core.presets import PresetError, load_preset
 
     path = resolve_preset_path(text)
     try:
@@ -66,61 +66,19 @@ def load_preset_arg(text: str):
         raise UserError(str(exc)) from None
 
 
-def check_levels(levels, env_config, file: Path | str, what: str) -> None:
-    """Fail before any process starts when a level cannot be played (unknown game/state, missing ROM)."""
-    from workbench.engine.actions import check_compatible
-    from workbench.engine.envs import check_level
-
-    if not levels:
-        raise UserError(f"{file}: the preset has no {what} levels; add some under [levels] {what} = [...]")
-    for level in levels:
-        try:
-            check_level(level, env_config.scenario)
-        except ValueError as exc:
-            raise UserError(f"{file}: level {level}: {exc}") from None
-    try:
-        check_compatible(list(dict.fromkeys(lv.game for lv in levels)), env_config)
-    except ValueError as exc:
-        raise UserError(f"{file}: {exc}") from None
-
-
-class Progress:
-    """A one-line progress bar on a terminal; a plain line every few seconds otherwise (logs, pipes)."""
-
-    def __init__(self, total: int, stream=None, every_s: float = 10.0):
-        stream = stream or sys.stderr  # looked up now: sys.stderr may have been replaced since import
-        self.total, self.stream, self.every_s = max(1, total), stream, every_s
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-        self._last = 0.0
-
-    def show(self, step: int, text: str = "", force: bool = False) -> None:
-        now = time.monotonic()
-        frac = min(1.0, step / self.total)
-        if self.tty:
-            bar = "#" * int(30 * frac)
-            self.stream.write(f"\r[{bar:<30}] {100 * frac:5.1f}% {step}/{self.total} {text}\x1b[K")
-            self.stream.flush()
-        elif force or now - self._last >= self.every_s:
-            self._last = now
-            self.stream.write(f"step {step}/{self.total} ({100 * frac:.0f}%) {text}\n")
-            self.stream.flush()
-
-    def done(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _train(args) -> int:
-    from workbench.catalog.presets import Preset
+    from workbench.core.presets import Preset
+    from workbench.core.settings import SettingsError
     from workbench.engine import checkpoint as ckpt
-    from workbench.engine.run_store import RunStore, RunStoreError, new_run_dir, resolve_run
-    from workbench.engine.trainer import Hooks, Trainer
+    from workbench.engine.hooks import Hooks
+    from workbench.engine.run_store import RunStoreError, resolve_run
+    from workbench.launcher import build_run
 
+    preset: Preset | None = None
+    run_dir = None
     if args.resume:
         try:
             run_dir = resolve_run(args.resume)
-            preset: Preset = RunStore.open(run_dir).config()
         except RunStoreError as exc:
             raise UserError(str(exc)) from None
         file = run_dir / "config.toml"
@@ -128,17 +86,11 @@ def _train(args) -> int:
         if not args.preset:
             raise UserError("give a PRESET to train (e.g. `workbench train airstriker`) or --resume RUN")
         file, preset = load_preset_arg(args.preset)
-        try:
-            run_dir = new_run_dir(args.run_name, prefix=preset.name or file.stem)
-        except RunStoreError as exc:
-            raise UserError(str(exc)) from None
-    check_levels(preset.levels.train, preset.env, file, "train")
-    total = args.steps if args.steps is not None else preset.ppo.total_steps
-    if total <= 0:
-        raise UserError(f"--steps must be positive (got {total})")
+    if args.steps is not None and args.steps <= 0:
+        raise UserError(f"--steps must be positive (got {args.steps})")
 
-    progress = Progress(total)
     last: dict = {}
+    progress: Progress | None = None
 
     def on_update(record) -> None:
         last.update(record.metrics)
@@ -147,13 +99,19 @@ def _train(args) -> int:
                       f"steps/s{ret}")
 
     try:
-        trainer = Trainer(preset, run_dir=run_dir, resume=bool(args.resume), device=args.device,
-                          hooks=Hooks(on_update=[on_update]))
-    except ckpt.CheckpointError as exc:
+        if preset is not None and not preset.name:
+            preset.name = file.stem
+        run = build_run(preset, run_dir, run_name=args.run_name,
+                        resume=bool(args.resume), device=args.device, file=str(file),
+                        hooks=Hooks(on_update=[on_update]))
+    except (ckpt.CheckpointError, RunStoreError, SettingsError) as exc:
         raise UserError(str(exc)) from None
     except ValueError as exc:  # device, policy or env settings
-        raise UserError(f"{file}: {exc}") from None
-    print(f"run {run_dir} ({trainer.compute.device}, {trainer.compute.precision}); from step "
+        raise UserError(str(exc) if str(file) in str(exc) else f"{file}: {exc}") from None
+    trainer = run.trainer
+    total = args.steps if args.steps is not None else run.preset.ppo.total_steps
+    progress = Progress(total)
+    print(f"run {run.path} ({trainer.compute.device}, {trainer.compute.precision}); from step "
           f"{trainer.global_step}", file=sys.stderr)
 
     def on_sigint(signum, frame):  # first Ctrl-C: stop after this step and save; a second one aborts
@@ -162,36 +120,40 @@ def _train(args) -> int:
         trainer.stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    from workbench.cli.rl2_commands import print_curve, within_trial_errors_as_user_error
+
     try:
-        trainer.run(total)
+        outcome = run.train(total, on_evaluate=lambda: print(
+            "RL²: playing trials on the evaluation levels for the within-trial curve", file=sys.stderr))
     finally:
         signal.signal(signal.SIGINT, previous)
         progress.done()
-    state = "stopped" if trainer.state == "stopped" else "finished"
-    print(f"{state} at step {trainer.global_step} (update {trainer.update}); run folder {run_dir}", file=sys.stderr)
-    from workbench.cli.rl2_commands import print_curve, within_trial_errors_as_user_error
-    from workbench.engine.rl2.evaluate import evaluate_after_training
-
-    with within_trial_errors_as_user_error(run_dir):  # RL²'s score: the within-trial curve
-        result = evaluate_after_training(run_dir, state, device=str(trainer.compute.device), on_start=lambda: print(
-            "RL²: playing trials on the evaluation levels for the within-trial curve", file=sys.stderr))
-    if result is not None:
-        curve, path = result
+    print(f"{outcome.state} at step {outcome.global_step} (update {outcome.update}); run folder {run.path}",
+          file=sys.stderr)
+    if outcome.evaluation_error is not None:  # RL²'s score, the within-trial curve, could not be made
+        with within_trial_errors_as_user_error(run.path):
+            raise outcome.evaluation_error
+    if outcome.curve is not None:
+        curve, path = outcome.curve
         print_curve(curve)
         print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
 def _transfer(args) -> int:
+    from workbench.catalog.level_checks import require_playable
+    from workbench.core.settings import SettingsError, check
     from workbench.engine import checkpoint as ckpt
     from workbench.engine.run_store import RunStoreError, resolve_run
     from workbench.engine.transfer import run_transfer
+    from workbench.launcher import build_trainer
 
     file, preset = load_preset_arg(args.preset)
-    check_levels(preset.levels.test, preset.env, file, "test")
     try:
+        check(preset, str(file))
+        require_playable(preset.levels.test, preset.env, str(file), "test")
         run_dir = resolve_run(args.run)
-    except RunStoreError as exc:
+    except (RunStoreError, SettingsError, ValueError) as exc:
         raise UserError(str(exc)) from None
     budget = args.budget if args.budget is not None else preset.transfer.budget_steps
     jobs = args.jobs if args.jobs is not None else preset.transfer.parallel_jobs
@@ -200,7 +162,7 @@ def _transfer(args) -> int:
     if jobs < 0:
         raise UserError(f"--jobs must be 0 (all cores) or more (got {jobs})")
     try:
-        result = run_transfer(preset, run_dir, budget=budget, jobs=jobs,
+        result = run_transfer(preset, run_dir, build_trainer, budget=budget, jobs=jobs,
                               checkpoint=Path(args.checkpoint) if args.checkpoint else None,
                               log=lambda text: print(text, file=sys.stderr))
     except ckpt.CheckpointError as exc:

@@ -2,19 +2,22 @@
 
 `ckpt_<update>.pt` for the last `keep` saves plus `best.pt` (highest mean episode return). Each holds the model,
 the optimizer, global_step, update, the RNG states of torch / numpy / the action sampler, the policy spec and
-the resolved config, so `--resume` continues exactly where the save was made.
+the resolved config, so `--resume` continues exactly where the save was made. `Checkpointer` is the trainer hook
+that saves them (every `run.checkpoint_every` updates and when training ends cleanly).
 """
 from __future__ import annotations
 
 import io
+import math
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 
-from workbench.paths import atomic_write_bytes
+from workbench.core.paths import atomic_write_bytes
+from workbench.core.records import StatusRecord, UpdateRecord
 
 CKPT_RE = re.compile(r"^ckpt_(\d+)\.pt$")
 FORMAT = 1
@@ -77,3 +80,46 @@ def load_latest(directory: Path) -> tuple[Path, dict[str, Any]]:
             errors.append(str(exc))
             warnings.warn(f"{exc}; falling back to an older checkpoint", stacklevel=2)
     raise CheckpointError("no readable checkpoint: " + "; ".join(errors))
+
+
+class Checkpointer:
+    """Trainer hook: a numbered checkpoint every `every` updates and at a clean end (finished, or stopped between
+    updates), keeping the newest `keep`, and `best.pt` when the mean return of the last 100 episodes is the best
+    so far. `state` gives the trainer's `state_dict()`; `extra` is stored beside it (policy spec, config, action
+    labels) so the checkpoint rebuilds its policy anywhere."""
+
+    RECENT = 100
+
+    def __init__(self, directory: Path, state: Callable[[], dict[str, Any]], extra: dict[str, Any], every: int,
+                 keep: int, best_return: float = -math.inf):
+        self.directory, self.state, self.extra = Path(directory), state, dict(extra)
+        self.every, self.keep, self.best_return = max(1, every), keep, best_return
+        self.update = 0
+        self.recent: list[float] = []
+        self.saved: list[Path] = []
+
+    def on_update(self, record: UpdateRecord) -> None:
+        self.update = record.update
+        self.recent = (self.recent + [e.episode_return for e in record.episodes])[-self.RECENT:]
+        if record.update % self.every == 0:
+            self.save()
+
+    def on_status(self, record: StatusRecord) -> None:
+        if record.clean_end and record.update:
+            self.save()
+
+    def save(self) -> Path:
+        mean_return = sum(self.recent) / len(self.recent) if self.recent else -math.inf
+        payload = self.state() | self.extra | {"best_return": self.best_return, "mean_return": mean_return}
+        path = save_numbered(self.directory, self.update, payload, self.keep)
+        if self.recent and mean_return > self.best_return:
+            self.best_return = mean_return
+            save(self.directory / "best.pt", payload | {"best_return": mean_return})
+        self.saved.append(path)
+        return path
+
+
+def policy_extra(policy_spec, config_toml: str, action_labels: Sequence[str]) -> dict[str, Any]:
+    """The part of a checkpoint that rebuilds its policy elsewhere (transfer jobs, RL² evaluation, the GUI)."""
+    return {"policy_spec": policy_spec.to_dict() if policy_spec is not None else None, "config": config_toml,
+            "action_labels": list(action_labels)}

@@ -1,7 +1,7 @@
 """The run directory: the truth about a run, readable by the GUI while the trainer writes it.
 
     <runs_dir()>/<name>/
-        config.toml        the resolved preset (level set + every setting), as `catalog.presets` writes it
+        config.toml        the resolved preset (level set + every setting), as `core.presets` writes it
         status.json        {"state": running|paused|finished|failed|stopped, "error", "pid", "heartbeat", ...}
         metrics.sqlite     WAL mode; tables `updates` (one row per PPO update) and `episodes` (one per episode)
         tb/                TensorBoard event files (the same scalars)
@@ -11,6 +11,9 @@
 
 Every episode row carries the update its rollout fed, so a resumed run deletes rows after its checkpoint's
 update (`truncate_after`) and its history has no duplicated or missing updates.
+
+The store is the one writer of status.json, and a trainer hook (`engine.hooks`): `on_status` writes the state,
+`on_update` logs the update with its episodes, `on_close` closes the database.
 """
 from __future__ import annotations
 
@@ -22,13 +25,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
-from workbench.engine.records import EpisodeRecord
-from workbench.paths import atomic_write_text, runs_dir
+from workbench.core.records import EpisodeRecord, StatusRecord, UpdateRecord
+from workbench.core.paths import atomic_write_text, runs_dir
+from workbench.core.presets import Preset, PresetError, load_preset, preset_to_toml
 
-if TYPE_CHECKING:
-    from workbench.catalog.presets import Preset
 
 CONFIG_NAME = "config.toml"
 STATUS_NAME = "status.json"
@@ -65,6 +67,7 @@ class RunStore:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._last_status: StatusRecord | None = None
 
     # -- layout ------------------------------------------------------------------------------
     @property
@@ -85,7 +88,7 @@ class RunStore:
 
     # -- creation / opening --------------------------------------------------------------------
     @classmethod
-    def create(cls, path: Path, preset: "Preset") -> "RunStore":
+    def create(cls, path: Path, preset: Preset) -> "RunStore":
         """A new run directory; refuses to reuse one that already holds a run (nothing saved is overwritten)."""
         path = Path(path)
         if (path / CONFIG_NAME).exists():
@@ -95,8 +98,6 @@ class RunStore:
         store = cls(path)
         store.checkpoints_dir.mkdir(exist_ok=True)
         store.episodes_dir.mkdir(exist_ok=True)
-        from workbench.catalog.presets import preset_to_toml
-
         atomic_write_text(path / CONFIG_NAME, preset_to_toml(preset, header=f"Run {path.name}: resolved preset"))
         store.write_status("created")
         store._connect()
@@ -107,10 +108,8 @@ class RunStore:
         path = resolve_run(path)
         return cls(path)
 
-    def config(self) -> "Preset":
+    def config(self) -> Preset:
         """The run's resolved preset."""
-        from workbench.catalog.presets import PresetError, load_preset
-
         try:
             return load_preset(self.path / CONFIG_NAME)
         except PresetError as exc:
@@ -118,8 +117,19 @@ class RunStore:
 
     # -- status --------------------------------------------------------------------------------
     def write_status(self, state: str, error: str | None = None, **extra: Any) -> None:
+        """status.json (atomically); `pid` defaults to this process, the run's."""
         status = {"state": state, "error": error, "pid": os.getpid(), "heartbeat": time.time(), **extra}
         atomic_write_text(self.path / STATUS_NAME, json.dumps(status))
+
+    def mark_failed(self, error: str, pid: int | None = None) -> None:
+        """Say the run failed with `error`, keeping what status.json already knew (steps, update); a failure
+        already recorded with its cause (by the trainer) is kept. `pid`: the run's process, when another
+        process (the GUI) writes this for a run process that died."""
+        status = self.status()
+        if status.get("state") == "failed" and status.get("error"):
+            return
+        extra = {k: v for k, v in status.items() if k not in ("state", "error", "pid", "heartbeat")}
+        self.write_status("failed", error, **extra, **({"pid": pid} if pid is not None else {}))
 
     def status(self) -> dict[str, Any]:
         try:
@@ -167,6 +177,10 @@ class RunStore:
         try:
             db.row_factory = sqlite3.Row
             return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a run that was just created: its schema is being written
+                return []
+            raise
         finally:
             db.close()
 
@@ -183,6 +197,21 @@ class RunStore:
         rows = self._read("SELECT * FROM episodes WHERE id > ? ORDER BY id", (after_id,))
         return [dict(r) | {"truncated": bool(r["truncated"])} for r in rows]
 
+    # -- trainer hook ----------------------------------------------------------------------------
+    def on_status(self, record: StatusRecord) -> None:
+        self._last_status = record
+        self.write_status(record.state, record.error, global_step=record.global_step, update=record.update,
+                          total_steps=record.total_steps)
+
+    def on_update(self, record: UpdateRecord) -> None:
+        self.log_update(record.update, record.global_step, record.metrics, record.episodes)
+        last = self._last_status
+        self.write_status("running", global_step=record.global_step, update=record.update,
+                          total_steps=last.total_steps if last else None)
+
+    def on_close(self) -> None:
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
@@ -195,18 +224,24 @@ def _safe_name(name: str) -> str:
     return cleaned or "run"
 
 
-def new_run_dir(name: str | None = None, prefix: str = "run") -> Path:
-    """A fresh directory path under runs_dir(): the given name, or `<prefix>-<date>-<time>`, made unique."""
-    root = runs_dir()
+def new_run_dir(name: str | None = None, prefix: str = "run", root: Path | None = None) -> Path:
+    """A new, empty run folder under `root` (default runs_dir()), made here: the given name, or
+    `<prefix>-<date>-<time>`, with `-2`, `-3`, ... when taken (the one run-folder namer: CLI and GUI)."""
+    root = Path(root) if root is not None else runs_dir()
     base = _safe_name(name) if name else f"{_safe_name(prefix)}-{time.strftime('%Y%m%d-%H%M%S')}"
     if name and (root / base / CONFIG_NAME).exists():
         raise RunStoreError(f"a run named {base!r} already exists in {root}; pick another --run-name or "
                             f"continue it with --resume {base}")
-    path, i = root / base, 1
-    while path.exists() and any(path.iterdir()):
-        i += 1
-        path = root / f"{base}-{i}"
-    return path
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        path = root / (base if i == 1 else f"{base}-{i}")
+        try:
+            path.mkdir()  # atomic: two starts in the same second never share a folder
+            return path
+        except FileExistsError:
+            if not any(path.iterdir()):
+                return path  # an empty folder left by nothing: use it
+    raise RunStoreError(f"cannot make a new run folder for {base!r} under {root}")
 
 
 def resolve_run(run: Path | str) -> Path:

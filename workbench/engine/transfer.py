@@ -24,7 +24,6 @@ import dataclasses
 import io
 import json
 import math
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from workbench.paths import atomic_write_text
+from workbench.core.paths import atomic_write_text
 
 MODES = ("finetune", "scratch", "zeroshot")
 
@@ -40,11 +39,13 @@ MODES = ("finetune", "scratch", "zeroshot")
 @dataclass
 class Job:
     preset: object
-    """The preset (catalog.presets.Preset): env settings, PPO settings, transfer settings."""
+    """The preset (core.presets.Preset): env settings, PPO settings, transfer settings."""
     level: str
     seed: int
     budget: int
     checkpoint: str
+    make_trainer: Callable
+    """`launcher.build_trainer` (passed in: the engine does not import the layer that builds runs)."""
     threads: int = 1
 
 
@@ -68,7 +69,7 @@ class JobResult:
 
 
 def _job_settings(job: Job):
-    from workbench.engine.trainer import Settings
+    from workbench.core.settings import Settings
 
     settings = Settings.of(job.preset)
     settings.ppo.n_envs = max(1, settings.transfer.n_envs)
@@ -80,8 +81,7 @@ def _job_settings(job: Job):
 
 
 def _learn(job: Job, init_weights: str | None) -> ModeResult:
-    from workbench.catalog.levels import Level
-    from workbench.engine.trainer import Hooks, Trainer
+    from workbench.engine.hooks import Hooks
 
     result = ModeResult()
 
@@ -91,21 +91,26 @@ def _learn(job: Job, init_weights: str | None) -> ModeResult:
             result.lengths.append(ep.length)
             result.steps.append(ep.global_step)
 
-    trainer = Trainer(_job_settings(job), [Level.parse(job.level)], hooks=Hooks(on_episode=[on_episode]),
-                      init_weights=Path(init_weights) if init_weights else None, in_process=True,
-                      threads=job.threads)
+    trainer = job.make_trainer(_job_settings(job), [job.level], placement="in_process", threads=job.threads,
+                               hooks=Hooks(on_episode=[on_episode]),
+                               init_weights=Path(init_weights) if init_weights else None)
     trainer.run(job.budget)
     return result
 
 
 def _zero_shot(job: Job) -> ModeResult:
+    """The joint policy playing without learning, through the same acting loop as training (a recurrent policy
+    keeps its state across steps), in fp32 so the score does not depend on the CPU's bf16 support."""
     import torch
 
-    from workbench.catalog.levels import Level
+    from workbench.core.levels import Level
     from workbench.engine import checkpoint as ckpt
-    from workbench.engine.envs import env_thunk
-    from workbench.engine.inproc_vec_env import InProcessVecEnv
-    from workbench.engine.policies import PolicySpec, make_policy
+    from workbench.engine.acting import Actor
+    from workbench.engine.device import resolve_compute
+    from workbench.engine.envs.retro import env_thunk
+    from workbench.engine.policies.api import PolicySpec
+    from workbench.engine.policies.registry import make_policy
+    from workbench.engine.vec.in_process import InProcessVecEnv
 
     settings = _job_settings(job)
     data = ckpt.load(Path(job.checkpoint))
@@ -115,20 +120,15 @@ def _zero_shot(job: Job) -> ModeResult:
     n = settings.ppo.n_envs
     venv = InProcessVecEnv([env_thunk([Level.parse(job.level)], settings.env, job.seed, i) for i in range(n)])
     result = ModeResult()
-    gen = torch.Generator().manual_seed(job.seed)
+    actor = Actor(policy, venv, resolve_compute("cpu", "fp32"), torch.Generator().manual_seed(job.seed),
+                  reward_scale=settings.env.reward_scale)
     try:
-        obs = torch.from_numpy(venv.reset(seed=job.seed))
-        zeros_b = torch.zeros(n, dtype=torch.bool)
-        zeros_a = torch.zeros(n, dtype=torch.int64)
+        actor.start(seed=job.seed)
         steps = 0
         while steps < job.budget and len(result.returns) < settings.transfer.zero_shot_episodes:
-            with torch.no_grad():
-                out = policy.step(obs, None, zeros_a, torch.zeros(n), zeros_b, zeros_b)
-            actions = torch.multinomial(torch.softmax(out.logits.float(), -1), 1, generator=gen).squeeze(1)
-            next_obs, _, _, _, infos = venv.step(actions.numpy())
+            _, outcome = actor.step()
             steps += n
-            obs = torch.from_numpy(next_obs)
-            for info in infos:
+            for info in outcome.infos:
                 if "episode" in info and steps <= job.budget:
                     result.returns.append(float(info["episode"]["r"]))
                     result.lengths.append(int(info["episode"]["l"]))
@@ -231,9 +231,10 @@ def _fmt(x: float, digits: int = 1) -> str:
     return "n/a" if math.isnan(x) else f"{x:.{digits}f}"
 
 
-def run_transfer(preset, run_dir: Path, budget: int | None = None, jobs: int = 0, checkpoint: Path | None = None,
-                 log: Callable[[str], None] = lambda text: None) -> TransferResult:
-    """Run the protocol on `preset.levels.test` from the joint run in `run_dir`; writes and returns the table."""
+def run_transfer(preset, run_dir: Path, make_trainer: Callable, budget: int | None = None, jobs: int = 0,
+                 checkpoint: Path | None = None, log: Callable[[str], None] = lambda text: None) -> TransferResult:
+    """Run the protocol on `preset.levels.test` from the joint run in `run_dir`; writes and returns the table.
+    `make_trainer` is `launcher.build_trainer` (each job builds its fine-tune and scratch trainers with it)."""
     from workbench.engine import checkpoint as ckpt
     from workbench.engine.device import learner_threads
     from workbench.engine.run_store import RunStore
@@ -249,7 +250,8 @@ def run_transfer(preset, run_dir: Path, budget: int | None = None, jobs: int = 0
     cores = learner_threads()
     workers = max(1, min(jobs or cores, len(levels) * len(seeds)))
     threads = max(1, cores // workers)
-    job_list = [Job(preset, level, seed, budget, str(checkpoint), threads) for level in levels for seed in seeds]
+    job_list = [Job(preset, level, seed, budget, str(checkpoint), make_trainer, threads)
+                for level in levels for seed in seeds]
     out_dir = store.transfer_dir
     (out_dir / "jobs").mkdir(parents=True, exist_ok=True)
     log(f"transfer: {len(levels)} test levels x {len(seeds)} seeds, budget {budget}, {workers} parallel jobs, "

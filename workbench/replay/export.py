@@ -118,7 +118,7 @@ def _write_mp4(out: Path, frames, total: int, fps: float, progress: Progress | N
 def _write_gif(out: Path, frames, total: int, fps: float, progress: Progress | None) -> int:
     from PIL import Image
 
-    from workbench.paths import atomic_write_bytes
+    from workbench.core.paths import atomic_write_bytes
 
     images = []
     for frame in frames:

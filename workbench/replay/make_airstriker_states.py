@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.replay.start_states import SHIPPED_INTEGRATIONS, SHIPPED_STATES
+from workbench.catalog.integrations import SHIPPED_INTEGRATIONS, SHIPPED_STATES
 
 GAME = "Airstriker-Genesis-v0"
 

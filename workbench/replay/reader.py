@@ -32,7 +32,7 @@ class EpisodeReader:
     def __init__(self, movie_path: Path | str, sidecar: Path | str | None = "auto",
                  snapshot_every: int = DEFAULT_SNAPSHOT_EVERY):
         import stable_retro as retro
-        from workbench.replay.start_states import register_custom_integrations
+        from workbench.catalog.integrations import register_custom_integrations
 
         self.movie_path = Path(movie_path)
         self.snapshot_every = max(1, int(snapshot_every))

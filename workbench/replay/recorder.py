@@ -1,4 +1,5 @@
-"""`EpisodeRecorder`: a trainer hook that writes each recorded episode's sidecar and indexes it.
+"""`EpisodeRecorder`: a trainer hook (the launcher adds it to runs that record episodes) that writes each
+recorded episode's sidecar and indexes it.
 
 The envs record the .bk2 movies themselves (`make_env(..., record_dir=...)`); this hook keeps, per env, the
 policy outputs of the running episode from each `StepRecord`, and when an `EpisodeRecord` arrives writes them
@@ -11,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.engine.records import EpisodeRecord, StepRecord
+from workbench.core.records import EpisodeRecord, StepRecord
 from workbench.replay.episode_index import add_episode
 from workbench.replay.sidecar import EpisodeMeta, Sidecar, sidecar_path, write_sidecar
 
@@ -31,19 +32,6 @@ class EpisodeRecorder:
         self._steps: list[list[tuple]] = [[] for _ in range(n_envs)]
         self.written: list[Path] = []
         """Sidecars written so far (newest last)."""
-
-    @classmethod
-    def attach(cls, trainer) -> "EpisodeRecorder":
-        """A recorder for a `Trainer` that writes a run store and records episodes, added to its hooks once
-        (the trainer attaches one itself when `run.record_episodes` is on; attaching again returns that one)."""
-        existing = getattr(trainer, "episode_recorder", None)
-        if existing is not None:
-            return existing
-        recorder = cls(trainer.store.path, trainer.n_envs, trainer.settings.env.frame_skip, trainer.action_labels)
-        trainer.hooks.on_step.append(recorder.on_step)
-        trainer.hooks.on_episode.append(recorder.on_episode)
-        trainer.episode_recorder = recorder
-        return recorder
 
     def on_step(self, record: StepRecord) -> None:
         for i, steps in enumerate(self._steps):
@@ -67,12 +55,6 @@ class EpisodeRecorder:
         add_episode(self.run_dir, meta)
         self.written.append(path)
         return path
-
-    def on_rollout(self, record) -> None:  # the trainer calls every hook; nothing to do here
-        pass
-
-    def on_update(self, record) -> None:
-        pass
 
 
 def build_sidecar(meta: EpisodeMeta, steps: list[tuple]) -> Sidecar:

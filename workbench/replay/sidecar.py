@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.paths import atomic_write_bytes
+from workbench.core.paths import atomic_write_bytes
 from workbench.replay.errors import ReplayError
 
 SIDECAR_SUFFIX = ".npz"

@@ -17,7 +17,7 @@ def style_sheet() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from workbench.paths import DEFAULT_PRESET
+    from workbench.core.paths import DEFAULT_PRESET
 
     parser = argparse.ArgumentParser(prog="workbench", description="Open the Retro Workbench window.")
     parser.add_argument("--preset", type=Path, default=DEFAULT_PRESET, help="preset to open (TOML)")

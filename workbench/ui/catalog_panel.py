@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QTableWidget, QTableWidgetItem, QTreeView, QVBoxLayout, QWidget)
 
-from workbench.catalog.levels import Level
+from workbench.core.levels import Level
 from workbench.ui import ui_state
 from workbench.ui.level_mime import LEVELS_MIME, make_mime
 

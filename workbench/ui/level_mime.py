@@ -5,7 +5,7 @@ import json
 
 from PySide6.QtCore import QMimeData
 
-from workbench.catalog.levels import Level
+from workbench.core.levels import Level
 
 LEVELS_MIME = "application/x-workbench-levels"
 

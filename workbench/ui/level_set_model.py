@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QUndoCommand, QUndoStack
 
-from workbench.catalog.levels import Level, LevelSet, LevelSetEvent
+from workbench.core.levels import Level, LevelSet, LevelSetEvent
 from workbench.ui.level_mime import LEVELS_MIME, make_mime, read_mime
 
 

@@ -7,7 +7,7 @@ from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QToolButton, QVBoxLayout,
                                QWidget)
 
-from workbench.catalog.levels import LevelSet
+from workbench.core.levels import LevelSet
 from workbench.ui.level_set_model import LevelListModel, LevelSetEditor
 from workbench.ui.level_validation import summary, validate_levels
 

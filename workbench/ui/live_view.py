@@ -1,7 +1,7 @@
 """The live view of the selected run: the chosen env's game frame at native resolution (scaled crisply), its
 action probabilities as labelled bars with the sampled action highlighted, and the value estimate (the shared
-`PolicyView`; see there why it paints plain widgets). Frames and summaries arrive already throttled by the run
-process (30 and 15 per second); nothing here is rebuilt per frame."""
+`PolicyView`; see there why it paints plain widgets). Frames come at most at the controller's poll rate (30 per
+second) and summaries throttled by the run process (15 per second); nothing here is rebuilt per frame."""
 from __future__ import annotations
 
 import numpy as np

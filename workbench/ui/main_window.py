@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
                                QWidget)
 
-from workbench.catalog.levels import LevelSet
+from workbench.core.levels import LevelSet
 from workbench.ui.catalog_panel import CatalogPanel
 from workbench.ui.curves_view import CurvesView
 from workbench.ui.level_set_panel import LevelSetPanel
@@ -33,7 +33,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, preset_path: Path | None = None, catalog=None, controller: RunController | None = None):
         super().__init__()
-        from workbench.catalog.presets import Preset
+        from workbench.core.presets import Preset
 
         self.setWindowTitle("Retro Workbench")
         self.setAcceptDrops(True)
@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
 
         # wiring
         self.runs_panel.start_requested.connect(self.start_run)
+        self.runs_panel.form.changed.connect(self._on_form_changed)
         self.controller.selected_changed.connect(self._on_selected)
         self.controller.hello.connect(self._on_hello)
         self.controller.frame.connect(self.live_view.show_frame)
@@ -130,14 +131,14 @@ class MainWindow(QMainWindow):
 
     # -- presets ---------------------------------------------------------------------------------
     def choose_preset(self) -> None:
-        from workbench.paths import PRESETS_DIR
+        from workbench.core.paths import PRESETS_DIR
 
         path, _ = QFileDialog.getOpenFileName(self, "Open preset", str(PRESETS_DIR), "Presets (*.toml)")
         if path:
             self.open_preset(Path(path))
 
     def open_preset(self, path: Path) -> bool:
-        from workbench.catalog.presets import PresetError, load_preset
+        from workbench.core.presets import PresetError, load_preset
 
         try:
             preset = load_preset(path)
@@ -154,14 +155,25 @@ class MainWindow(QMainWindow):
         return True
 
     def current_preset(self):
-        """The preset as edited: level set from the editor, settings from the form."""
+        """The preset as edited: level set from the editor, settings from the form (a field the form cannot
+        read keeps the opened preset's value; `edited_preset` says which)."""
+        return self.edited_preset()[0]
+
+    def edited_preset(self):
+        """(the preset as edited, 'section.field: why' for each form field that cannot be read)."""
         preset = self.preset.copy()
         preset.levels = self.level_panel.level_set.copy()
-        self.runs_panel.form.apply_to(preset)
-        return preset
+        unreadable = self.runs_panel.form.apply_to(preset)
+        return preset, unreadable
+
+    def _on_form_changed(self) -> None:
+        """The level-set editor checks action sets and scenarios with the env settings as edited."""
+        env = self.current_preset().env
+        if env != self.level_panel.env_config:
+            self.level_panel.set_env_config(env)
 
     def choose_save_path(self) -> None:
-        from workbench.catalog.presets import user_presets_dir
+        from workbench.core.presets import user_presets_dir
 
         start = str(user_presets_dir() / f"{self.preset.name or 'preset'}.toml")
         path, _ = QFileDialog.getSaveFileName(self, "Save preset as", start, "Presets (*.toml)")
@@ -169,9 +181,12 @@ class MainWindow(QMainWindow):
             self.save_preset(Path(path), overwrite=True)  # the dialog already asked about replacing
 
     def save_preset(self, path: Path, overwrite: bool = False) -> bool:
-        from workbench.catalog.presets import PresetError, save_preset
+        from workbench.core.presets import PresetError, save_preset
 
-        preset = self.current_preset()
+        preset, unreadable = self.edited_preset()
+        if unreadable:
+            self._problem(f"Not saved: {unreadable[0]}")
+            return False
         preset.name = path.stem
         try:
             save_preset(preset, path, overwrite=overwrite)
@@ -200,11 +215,17 @@ class MainWindow(QMainWindow):
 
     # -- runs ------------------------------------------------------------------------------------
     def start_run(self, name: str = ""):
-        preset = self.current_preset()
-        errors = [f"{lv}: {msg}" for lv, msgs in self.level_panel.problems.items() for sev, msg in msgs
-                  if sev == "error"]
+        """Start a run of the edited preset, or refuse (returns None, says why) what `workbench preset check`
+        refuses: unreadable fields, settings `core.settings.validate` rejects, levels with errors."""
+        from workbench.core.settings import validate
+        from workbench.ui.level_validation import validate_levels
+
+        preset, errors = self.edited_preset()
+        errors += [problem.message for problem in validate(preset)]
         if not preset.levels.train:
-            errors.insert(0, "add at least one training level (drag one from the catalog)")
+            errors.append("add at least one training level (drag one from the catalog)")
+        problems = validate_levels(preset.levels, self.catalog, preset.env)  # with the form's env settings
+        errors += [f"{lv}: {msg}" for lv, msgs in problems.items() for sev, msg in msgs if sev == "error"]
         if errors:
             self._problem("Cannot start: " + errors[0])
             return None

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from workbench.bridge import protocol
 from workbench.bridge.supervisor import FINAL_STATES, RunHandle, Supervisor
+from workbench.core.records import EpisodeRecord, UpdateRecord
 from workbench.ui.run_history import RunHistory
 
 POLL_HZ = 30  # draws a new frame on each tick when the envs produce one: 30 fps, and no more CPU than that
@@ -23,9 +24,9 @@ class RunController(QObject):
     step = Signal(object)
     """The selected run's `protocol.StepSummary`."""
     episode = Signal(object, object)
-    """(handle, protocol.Episode) of any run."""
+    """(handle, core.records.EpisodeRecord) of any run."""
     update = Signal(object, object)
-    """(handle, protocol.Update) of any run."""
+    """(handle, core.records.UpdateRecord) of any run."""
     hello = Signal(object)
     """The selected run (re)connected: its `protocol.Hello` (action labels, n_envs)."""
 
@@ -107,11 +108,11 @@ class RunController(QObject):
         changed = False
         latest_step = None
         for handle, message in self.supervisor.poll():
-            if isinstance(message, protocol.Episode):
-                self.history(handle).add_episode(message.global_step, message.level, message.episode_return)
+            if isinstance(message, EpisodeRecord):
+                self.history(handle).add_episode(message)
                 self.episode.emit(handle, message)
-            elif isinstance(message, protocol.Update):
-                if self.history(handle).add_update(message.update, message.global_step, message.metrics):
+            elif isinstance(message, UpdateRecord):
+                if self.history(handle).add_update(message):
                     self.update.emit(handle, message)
                 changed = True
             elif isinstance(message, protocol.StepSummary):

@@ -1,8 +1,10 @@
-"""What the GUI knows of one run's past: episodes and updates, from the run store and then from live messages.
-Plain Python (no Qt)."""
+"""What the GUI knows of one run's past: episodes and updates, from the run store and then from the live
+`core.records` the run sends. Plain Python (no Qt)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from workbench.core.records import EpisodeRecord, UpdateRecord
 
 
 @dataclass
@@ -32,13 +34,13 @@ class RunHistory:
             pass
         return history
 
-    def add_episode(self, global_step: int, level: str, episode_return: float) -> None:
-        self.episodes.append((global_step, level, episode_return))
+    def add_episode(self, record: EpisodeRecord) -> None:
+        self.episodes.append((record.global_step, record.level, record.episode_return))
 
-    def add_update(self, update: int, global_step: int, metrics: dict[str, float]) -> bool:
+    def add_update(self, record: UpdateRecord) -> bool:
         """False when the store already gave us this update (messages that overlap a re-attach)."""
-        if update <= self.last_update:
+        if record.update <= self.last_update:
             return False
-        self.last_update = update
-        self.updates.append((global_step, dict(metrics)))
+        self.last_update = record.update
+        self.updates.append((record.global_step, dict(record.metrics)))
         return True

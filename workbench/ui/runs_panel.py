@@ -1,5 +1,5 @@
-"""Runs: the settings form, Start / Pause / Resume / Stop, and the list of runs with their state (several at
-once; a failed run shows its error)."""
+"""Runs: the settings form (with what Start would refuse about it), Start / Pause / Resume / Stop, and the list of
+runs with their state (several at once; a failed run shows its error)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.core.settings import Settings, validate
 from workbench.ui.settings_form import SettingsForm
 
 STATE_COLORS = {"running": "#7ed491", "paused": "#e0b040", "finished": "#6fa8ff", "stopped": "#9aa4b5",
@@ -32,6 +33,11 @@ class RunsPanel(QWidget):
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
+        self.form_problem = QLabel()
+        self.form_problem.setObjectName("error")
+        self.form_problem.setWordWrap(True)
+        self.form_problem.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lower_layout.addWidget(self.form_problem)
         name_row = QHBoxLayout()
         self.run_name = QLineEdit(placeholderText="run name (optional)")
         self.start_button = QPushButton("Start")
@@ -75,9 +81,27 @@ class RunsPanel(QWidget):
         self.resume_action.triggered.connect(self.resume_selected)
         self.table.addAction(self.resume_action)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.form.changed.connect(self.check_form)
         controller.runs_changed.connect(self.refresh)
         controller.selected_changed.connect(lambda _h: self.refresh())
         self.refresh()
+        self.check_form()
+
+    def check_form(self) -> list[str]:
+        """Show what is wrong with the settings as edited: fields that cannot be read (Start is off until they
+        can), else what `core.settings.validate` refuses (the messages `workbench preset check` prints)."""
+        unreadable = self.form.unreadable()
+        problems = unreadable
+        if not problems:
+            settings = Settings()
+            self.form.apply_to(settings)
+            problems = [p.message for p in validate(settings)]
+        self.form_problem.setText("\n".join(problems[:3]) + (f"\n… and {len(problems) - 3} more"
+                                                             if len(problems) > 3 else ""))
+        self.form_problem.setVisible(bool(problems))
+        self.start_button.setEnabled(not unreadable)
+        self.start_button.setToolTip(f"Cannot start: {unreadable[0]}" if unreadable else "")
+        return problems
 
     def _handles(self):
         return self.controller.handles()

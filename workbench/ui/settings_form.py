@@ -1,14 +1,16 @@
-"""A settings form built from the preset's dataclasses (engine.config): one tab per section, one editor per
-field chosen by its type, defaults shown, tooltips from `field_docs`."""
+"""A settings form built from the settings dataclasses (core.settings): one tab per section, one editor per
+field chosen by its type, defaults shown, tooltips from `field_docs`. `unreadable()` names the fields whose text
+is not a value (the window refuses Start and Save while there are any)."""
 from __future__ import annotations
 
 import dataclasses
 import typing
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QScrollArea,
                                QSpinBox, QTabWidget, QWidget)
 
-from workbench.engine.config import SECTIONS, field_docs
+from workbench.core.settings import SECTIONS, field_docs
 
 SHOWN_SECTIONS = ("ppo", "env", "run", "transfer", "rl2")
 
@@ -16,10 +18,14 @@ SHOWN_SECTIONS = ("ppo", "env", "run", "transfer", "rl2")
 class SettingsForm(QTabWidget):
     """`set_values(preset)` fills it; `apply_to(preset)` writes the edited values into a preset's sections."""
 
+    changed = Signal()
+    """The user edited a field (or `set_values` filled the form)."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.editors: dict[tuple[str, str], QWidget] = {}
         self._types: dict[tuple[str, str], object] = {}
+        self._filling = False
         for section in SHOWN_SECTIONS:
             cls = SECTIONS[section]
             docs = field_docs(cls)
@@ -40,6 +46,7 @@ class SettingsForm(QTabWidget):
                 self._types[(section, f.name)] = hint
                 form.addRow(f.name.replace("_", " "), editor)
                 self._set(editor, hint, default)
+                self._signal_of(editor).connect(self._on_edit)
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setWidget(page)
@@ -67,6 +74,20 @@ class SettingsForm(QTabWidget):
         return QLineEdit()
 
     @staticmethod
+    def _signal_of(editor):
+        if isinstance(editor, QComboBox):
+            return editor.currentTextChanged
+        if isinstance(editor, QCheckBox):
+            return editor.toggled
+        if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+            return editor.valueChanged
+        return editor.textChanged
+
+    def _on_edit(self, *_args) -> None:
+        if not self._filling:
+            self.changed.emit()
+
+    @staticmethod
     def _set(editor, hint, value) -> None:
         if isinstance(editor, QComboBox):
             editor.setCurrentText(str(value))
@@ -90,12 +111,30 @@ class SettingsForm(QTabWidget):
         if typing.get_origin(hint) is list:
             (item,) = typing.get_args(hint) or (str,)
             text = editor.text().strip()
-            return [item(part.strip()) for part in text.split(",") if part.strip()] if text else []
+            try:
+                return [item(part.strip()) for part in text.split(",") if part.strip()] if text else []
+            except ValueError:
+                raise ValueError(f"{text!r} is not a comma-separated list of {item.__name__}s (e.g. 0, 1, 2)") from None
         return editor.text()
 
     def set_values(self, preset) -> None:
+        self._filling = True  # one `changed` for the whole form, not one per field
+        try:
+            for (section, name), editor in self.editors.items():
+                self._set(editor, self._types[(section, name)], getattr(getattr(preset, section), name))
+        finally:
+            self._filling = False
+        self.changed.emit()
+
+    def unreadable(self) -> list[str]:
+        """'section.field: why' for each field whose text is not a value of its type."""
+        problems = []
         for (section, name), editor in self.editors.items():
-            self._set(editor, self._types[(section, name)], getattr(getattr(preset, section), name))
+            try:
+                self._get(editor, self._types[(section, name)])
+            except ValueError as exc:
+                problems.append(f"{section}.{name}: {exc}")
+        return problems
 
     def apply_to(self, preset) -> list[str]:
         """Write the form into `preset`; returns messages for fields that could not be read (left unchanged)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from workbench.paths import atomic_write_text, user_data_dir
+from workbench.core.paths import atomic_write_text, user_data_dir
 
 FILE_NAME = "ui-state.json"
 

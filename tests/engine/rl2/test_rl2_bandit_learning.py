@@ -5,6 +5,7 @@ import pytest
 
 from workbench.engine.rl2.bandit import oracle_expected_total, random_expected_total
 from workbench.engine.rl2.bandit_run import train_bandit
+from workbench.launcher import build_trainer
 
 
 @pytest.mark.slow
@@ -12,7 +13,7 @@ def test_rl2_beats_random_pulls_on_5_armed_10_pull_bandits(monkeypatch):
     monkeypatch.setenv("WORKBENCH_LEARNER_THREADS", "1")  # a 32-unit GRU: threads only add overhead
     updates = []
     # A constant learning rate: annealing over so short a run stops it before it has found its strategy.
-    result = train_bandit(n_arms=5, n_pulls=10, total_steps=60 * 64 * 10, eval_trials=2000, seed=0,
+    result = train_bandit(5, 10, 60 * 64 * 10, make_trainer=build_trainer, eval_trials=2000, seed=0,
                           hooks=_hooks(updates), anneal_lr=False)
     assert len(updates) == 60 and result.total_steps == 38_400
     # Random pulls earn 5.0 per trial; a trial total varies by ~2.3, so the mean of 2000 trials by ~0.05:
@@ -25,6 +26,6 @@ def test_rl2_beats_random_pulls_on_5_armed_10_pull_bandits(monkeypatch):
 
 
 def _hooks(updates):
-    from workbench.engine.trainer import Hooks
+    from workbench.engine.hooks import Hooks
 
     return Hooks(on_update=[lambda record: updates.append(record.metrics)])

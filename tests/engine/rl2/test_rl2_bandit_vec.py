@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pytest
 
-from workbench.engine.inproc_vec_env import InProcessVecEnv
+from workbench.engine.vec.in_process import InProcessVecEnv
 from workbench.engine.rl2.bandit_vec import BanditVecEnv
 from workbench.engine.rl2.trials import bandit_trial_env
 

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from workbench.catalog.presets import load_preset, preset_to_toml
+from workbench.core.presets import load_preset, preset_to_toml
 from workbench.engine.rl2.evaluate import CURVE_FILE, load_curve
 from workbench.engine.run_store import RunStore
-from workbench.paths import PRESETS_DIR, atomic_write_text
+from workbench.core.paths import PRESETS_DIR, atomic_write_text
 
 TRAIN = ["Pong-Atari2600-v0:Start", "Breakout-Atari2600-v0:Start"]
 TEST = "Freeway-Atari2600-v0:Start"
@@ -83,7 +83,7 @@ def test_rl2_eval_refuses_bad_input_in_one_line(isolated_dirs, capsys):
     assert "--trials must be at least 1" in capsys.readouterr().err
     # A run trained with plain PPO has no within-trial curve: say so instead of failing on the weights.
     from workbench.engine import checkpoint as ckpt
-    from workbench.engine.policies import make_policy, spec_for
+    from workbench.engine.policies.registry import make_policy, spec_for
 
     spec = spec_for((4, 84, 84), "uint8", 18)
     ckpt.save_numbered(runs / "empty" / "checkpoints", 1, {"model": make_policy(spec).state_dict(), "update": 1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-from workbench.engine.config import EnvConfig
+from workbench.core.settings import EnvConfig
 from workbench.engine.rl2.trials import level_trial_env_thunk
 
 AIRSTRIKER = "Airstriker-Genesis-v0:Level1"

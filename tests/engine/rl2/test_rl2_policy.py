@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbench.engine.policies import make_policy
+from workbench.engine.policies.registry import make_policy
 from workbench.engine.rl2.policy import RecurrentActorCritic, rl2_spec
 
 N_ACTIONS = 4

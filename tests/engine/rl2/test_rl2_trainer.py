@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.engine.config import PPOConfig, RL2Config, RunConfig
+from workbench.core.settings import PPOConfig, RL2Config, RunConfig
 from workbench.engine.rl2.bandit import BernoulliBandit
 from workbench.engine.rl2.trials import TrialEnv
-from workbench.engine.trainer import Settings, Trainer
+from workbench.core.settings import Settings
+from trainers import make_trainer
 
 K, PULLS, N_STEPS, BPTT, N_ENVS = 2, 3, 8, 4, 3
 TRIAL = K * PULLS  # 6 steps: trials straddle both segment (4) and rollout (8) boundaries
@@ -34,14 +35,15 @@ def _settings(**ppo):
 
 
 def _trainer(settings):
-    return Trainer(settings, env_fns=[functools.partial(_trial_env, i) for i in range(N_ENVS)], in_process=True)
+    return make_trainer(settings, env_fns=[functools.partial(_trial_env, i) for i in range(N_ENVS)], in_process=True)
 
 
 def test_rollouts_flag_trial_starts_and_segments_rerun_the_rollout_exactly():
-    trainer = _trainer(_settings(learning_rate=0.0))  # lr 0: the update leaves the rollout's policy as it was
-    assert trainer.policy.recurrent and trainer.policy_spec.kind == "rl2"
+    trainer = _trainer(_settings())
+    trainer.learner.set_learning_rate(0.0)  # the update leaves the rollout's policy as it was
+    assert trainer.policy.recurrent and trainer.policy.spec.kind == "rl2"
     trainer.run(total_steps=2 * N_ENVS * N_STEPS)  # two rollouts: the buffer holds steps 8..15 of every env
-    buf = trainer.buffer
+    buf = trainer.learner.buffers[0]
     t_global = np.arange(N_STEPS, 2 * N_STEPS)
     trial_start = torch.from_numpy(t_global % TRIAL == 0)
     episode_start = torch.from_numpy(t_global % PULLS == 0)
@@ -55,7 +57,7 @@ def test_rollouts_flag_trial_starts_and_segments_rerun_the_rollout_exactly():
     assert buf.states[int(np.flatnonzero(episode_start & ~trial_start)[0])].abs().sum() > 0
     # Truncated BPTT: every segment re-run from its stored start state gives the rollout's log-probabilities,
     # although segments start mid-trial and trial starts fall inside segments.
-    seqs, state0 = trainer.learner._sequences(buf)
+    seqs, state0 = trainer.learner.learner._sequences(buf)
     assert seqs[0].shape[:2] == (BPTT, N_ENVS * N_STEPS // BPTT)
     obs, actions, logprobs = seqs[0], seqs[1], seqs[2]
     with torch.no_grad():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.engine.config import PPOConfig, RL2Config, RunConfig
+from workbench.core.settings import PPOConfig, RL2Config, RunConfig, Settings
 from workbench.engine.rl2.bandit_vec import BanditVecEnv
 
 EVAL_SEED = 10**6
@@ -59,8 +59,6 @@ def bandit_settings(n_arms: int, n_pulls: int, total_steps: int, *, n_envs: int 
       learning rate annealed to zero so the end of training settles on a strategy;
     - overlap off: the update is the cost and the rollout of 64 trials cheap, so overlapping saves little, and
       without it a seed gives the same result on every run (one n=10 comparison: 5.97 with, 6.06 without)."""
-    from workbench.engine.trainer import Settings
-
     base = dict(n_envs=n_envs, n_steps=n_pulls, n_minibatches=2, n_epochs=4, learning_rate=learning_rate,
                 anneal_lr=True, gamma=0.99, gae_lambda=0.3, clip_range=0.2, clip_value=False, ent_coef=0.01,
                 vf_coef=0.02, total_steps=total_steps, device=device, precision="fp32", overlap=False)
@@ -71,21 +69,21 @@ def bandit_settings(n_arms: int, n_pulls: int, total_steps: int, *, n_envs: int 
         run=RunConfig(algorithm="rl2", seed=seed, record_episodes=False))
 
 
-def train_bandit(n_arms: int, n_pulls: int, total_steps: int, *, eval_trials: int = 1000, n_envs: int = 64,
-                 hidden_size: int = 32, learning_rate: float = 1e-2, bptt_steps: int | None = None, seed: int = 0,
-                 device: str = "cpu", hooks=None, **ppo) -> BanditResult:
-    """Train through `Trainer` for `total_steps` pulls (all trials stepped in this process: a pull costs
-    microseconds, a worker process round trip would dominate), then score on `eval_trials` fresh bandits."""
+def train_bandit(n_arms: int, n_pulls: int, total_steps: int, *, make_trainer, eval_trials: int = 1000,
+                 n_envs: int = 64, hidden_size: int = 32, learning_rate: float = 1e-2, bptt_steps: int | None = None,
+                 seed: int = 0, device: str = "cpu", hooks=None, **ppo) -> BanditResult:
+    """Train for `total_steps` pulls with the trainer `make_trainer` (`launcher.build_trainer`) builds around a
+    `BanditVecEnv` (all trials stepped in this process: a pull costs microseconds, a worker process round trip
+    would dominate), then score on `eval_trials` fresh bandits."""
     import time
 
     from workbench.engine.rl2.evaluate import evaluate_within_trial
-    from workbench.engine.trainer import Trainer
 
     settings = bandit_settings(n_arms, n_pulls, total_steps, n_envs=n_envs, hidden_size=hidden_size,
                                learning_rate=learning_rate, bptt_steps=bptt_steps, seed=seed, device=device, **ppo)
     start = time.perf_counter()
-    trainer = Trainer(settings, vec_env=BanditVecEnv(n_envs, n_arms, n_pulls, seed=seed), hooks=hooks,
-                      device=device)
+    trainer = make_trainer(settings, vec_env=BanditVecEnv(n_envs, n_arms, n_pulls, seed=seed), hooks=hooks,
+                           device=device)
     trainer.run()
     train_seconds = time.perf_counter() - start
     policy = trainer.policy.eval()

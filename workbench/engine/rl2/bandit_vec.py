@@ -6,7 +6,9 @@ one n-pull episode on a freshly drawn bandit): the same observation (the fractio
 rewards, `terminated` after the n-th pull, same-step auto-reset with `infos[i]["final_obs"]`, and the TrialEnv
 info keys (`trial_start`, `episode_start`, `episode_in_trial`, `task`, and at a trial's end `episode` and
 `inner_episode`). All trials start together and last n pulls, so they stay in step: one pull counter serves all.
-A pull costs well under a microsecond per trial, so thousands of trials per PPO update are affordable.
+A pull costs well under a microsecond per trial, so thousands of trials per PPO update are affordable. It has the
+`vec.base.VecEnv` interface; one generator serves all trials (`reset(seed=s)` seeds it with s), and there are no
+frames.
 """
 from __future__ import annotations
 
@@ -68,10 +70,19 @@ class BanditVecEnv:
         self.step_async(actions)
         return self.step_wait()
 
-    def watch(self, index: int) -> None:
-        """Nothing to show: a bandit has no screen."""
+    # a bandit has no screen: no frames (`vec.base.VecEnv`)
+    def watch(self, index: int | None) -> None:
+        if index is not None and not 0 <= index < self.num_envs:
+            raise IndexError(f"env index {index} out of range 0..{self.num_envs - 1}")
+
+    @property
+    def watched(self) -> None:
+        return None
 
     def frame(self) -> None:
+        return None
+
+    def frame_shm_name(self) -> None:
         return None
 
     def close(self) -> None:

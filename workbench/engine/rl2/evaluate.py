@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workbench.engine.policy_api import ActorCritic
-from workbench.paths import atomic_write_text
+from workbench.engine.acting import Actor
+from workbench.engine.device import Compute
+from workbench.engine.policies.api import ActorCritic
+from workbench.core.paths import atomic_write_text
 
 CURVE_FILE = "rl2_eval.json"
 """Name of the within-trial curve in a run directory."""
@@ -63,48 +65,29 @@ def stats_of(trials: np.ndarray) -> EpisodeIndexStats:
                              n_trials=int(trials.shape[0]), trial_return_mean=float(trials.sum(axis=1).mean()))
 
 
-@torch.no_grad()
 def evaluate_within_trial(policy: ActorCritic, vec_env, n_trials: int, *, greedy: bool = False, seed: int = 0,
                           reward_scale: float = 1.0, device: torch.device | str = "cpu") -> WithinTrialCurve:
-    """Play `n_trials` trials of TrialEnvs in `vec_env` (`ShmVecEnv` or `InProcessVecEnv`: same-step auto-reset)
-    and collect the return of each episode of each trial.
+    """Play `n_trials` trials of TrialEnvs in `vec_env` and collect the return of each episode of each trial.
 
-    The policy gets its inputs exactly as in training (`trainer.Trainer`): the state is zeroed at trial starts,
-    `episode_start` marks inner episodes, `prev_reward` is the raw reward (the env's reward / `reward_scale`).
-    Env i plays its share of the trials (so short trials do not crowd out long ones); the vec env is not closed.
-    """
+    The policy plays through the acting loop training uses (`engine.acting.Actor`), so it gets its inputs exactly
+    as in training: the state is zeroed at trial starts, `episode_start` marks inner episodes, `prev_reward` is
+    the raw reward (the env's reward / `reward_scale`). fp32, so the curve does not depend on the CPU's bf16
+    support. Env i plays its share of the trials (so short trials do not crowd out long ones); the vec env is not
+    closed."""
     if n_trials < 1:
         raise ValueError("evaluation needs at least one trial")
     n = vec_env.num_envs
     quota = np.array([n_trials // n + (i < n_trials % n) for i in range(n)])
-    obs = torch.from_numpy(np.asarray(vec_env.reset(seed=seed)))
-    state = policy.initial_state(n, device)
-    prev_action = torch.zeros(n, dtype=torch.int64)
-    prev_reward = torch.zeros(n)
-    episode_start = torch.ones(n, dtype=torch.bool)
-    reset = torch.ones(n, dtype=torch.bool)
-    generator = torch.Generator().manual_seed(seed)
+    actor = Actor(policy, vec_env, Compute(torch.device(device), None), torch.Generator().manual_seed(seed),
+                  reward_scale=reward_scale, greedy=greedy)
+    actor.start(seed=seed)
     running: list[list[float]] = [[] for _ in range(n)]
     finished: dict[str, list[list[float]]] = {}
     k = 0
     while (quota > 0).any():
-        out = policy.step(obs.to(device), state, prev_action.to(device), prev_reward.to(device),
-                          episode_start.to(device), reset.to(device))
-        state = out.state
-        logits = out.logits.float().cpu()
-        if greedy:
-            actions = logits.argmax(-1)
-        else:
-            actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
-        next_obs, rewards, terminated, truncated, infos = vec_env.step(actions.numpy())
-        done = torch.from_numpy(np.asarray(terminated, bool) | np.asarray(truncated, bool))
-        rewards_t = torch.from_numpy(np.asarray(rewards, np.float32))
-        episode_start = done | torch.tensor([bool(info.get("episode_start", False)) for info in infos])
-        reset = done
-        prev_action = torch.where(reset, 0, actions)
-        prev_reward = torch.where(reset, 0.0, rewards_t / reward_scale)
-        obs = torch.from_numpy(np.asarray(next_obs))
-        for i, info in enumerate(infos):
+        _, outcome = actor.step()
+        done = outcome.done
+        for i, info in enumerate(outcome.infos):
             if "inner_episode" in info:
                 running[i].append(float(info["inner_episode"]["return"]))
             if done[i]:
@@ -148,7 +131,8 @@ def evaluate_run(run_dir: Path, n_trials: int = 20, *, level_list: str | None = 
     the run's ppo.n_envs, at most one per trial). Raises ValueError / CheckpointError / RunStoreError with a
     message naming the file and the fix."""
     from workbench.engine import checkpoint as ckpt
-    from workbench.engine.policies import PolicySpec, make_policy
+    from workbench.engine.policies.api import PolicySpec
+    from workbench.engine.policies.registry import make_policy
     from workbench.engine.rl2.trials import level_trial_env_thunk
     from workbench.engine.run_store import CONFIG_NAME, RunStore
 
@@ -177,9 +161,9 @@ def evaluate_run(run_dir: Path, n_trials: int = 20, *, level_list: str | None = 
     seed = preset.run.seed + 777  # trials the training envs did not play
     env_fns = [level_trial_env_thunk(levels, preset.env, k, seed, i) for i in range(n_envs)]
     if in_process:
-        from workbench.engine.inproc_vec_env import InProcessVecEnv as VecEnv
+        from workbench.engine.vec.in_process import InProcessVecEnv as VecEnv
     else:
-        from workbench.engine.vec_env import ShmVecEnv as VecEnv
+        from workbench.engine.vec.shm import ShmVecEnv as VecEnv
     vec_env = VecEnv(env_fns)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in training: the env workers own the cores, inference is one small batch

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workbench.engine.policies import POLICY_KINDS, MLPActorCritic, NatureCNN, PolicySpec, _init
-from workbench.engine.policy_api import ActorCritic, PolicyStep
+from workbench.engine.policies.api import ActorCritic, PolicySpec, PolicyStep
+from workbench.engine.policies.feedforward import MLPActorCritic, NatureCNN, _init
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:
@@ -81,5 +81,3 @@ class RecurrentActorCritic(ActorCritic):
         hidden = torch.stack(hs)
         return self.pi(hidden), self.v(hidden).squeeze(-1)
 
-
-POLICY_KINDS["rl2"] = RecurrentActorCritic

@@ -141,7 +141,7 @@ class _LevelEnvFactory:
         self.env_config, self.seed, self.worker_index, self.record_dir = env_config, seed, worker_index, record_dir
 
     def __call__(self, level) -> gym.Env:
-        from workbench.engine.envs import make_env
+        from workbench.engine.envs.retro import make_env
 
         return make_env([level], self.env_config, self.seed, self.worker_index, self.record_dir)
 
@@ -153,8 +153,8 @@ def make_level_trial_env(levels: Sequence, env_config, episodes_per_trial: int, 
     so the stack's own level sampling is fixed to the one level it is built for."""
     import dataclasses
 
-    from workbench.catalog.levels import Level
-    from workbench.engine.actions import check_compatible
+    from workbench.core.levels import Level
+    from workbench.catalog.actions import check_compatible
 
     levels = [lv if isinstance(lv, Level) else Level.parse(str(lv)) for lv in levels]
     check_compatible(list(dict.fromkeys(lv.game for lv in levels)), env_config)

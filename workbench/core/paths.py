@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SOURCE_ROOT = Path(__file__).resolve().parents[1]
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 PRESETS_DIR = SOURCE_ROOT / "presets"
 DEFAULT_PRESET = PRESETS_DIR / "airstriker.toml"
 SHM_PREFIX = "wb_"

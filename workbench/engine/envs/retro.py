@@ -26,54 +26,19 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from workbench.catalog.levels import Level
-from workbench.engine.actions import ActionSet, check_compatible, resolve_action_set
-from workbench.engine.movie_writer import MovieWriter, bk2_template
-from workbench.engine.wrappers import (AllowBacktracking, Discretizer, EpisodeStats, FrameStack, RewardScale,
+from workbench.core.levels import Level
+from workbench.catalog.actions import ActionSet, check_compatible, resolve_action_set
+from workbench.engine.envs.movie_writer import MovieWriter, bk2_template
+from workbench.engine.envs.wrappers import (AllowBacktracking, Discretizer, EpisodeStats, FrameStack, RewardScale,
                                        StickyFrameSkip, TimeLimit, WarpFrame)
-from workbench.processes import pid_alive
-
-
-def ensure_integrations() -> None:
-    """Let stable-retro see the custom integration folders (the user's saved start states and ROMs, and the
-    start states shipped with the workbench); idempotent, per process."""
-    from workbench.replay.start_states import register_custom_integrations
-
-    register_custom_integrations()
-
-
-def integration_file(game: str, name: str) -> str | None:
-    """Path of one of a game's integration files (stable, experimental, contrib or custom), or None."""
-    import stable_retro
-
-    ensure_integrations()
-    return stable_retro.data.get_file_path(game, name, stable_retro.data.Integrations.ALL)
+from workbench.catalog.integrations import integration_file
+from workbench.catalog.level_checks import check_level
+from workbench.core.processes import pid_alive
 
 
 def level_dirname(level: Level) -> str:
     """A file-system-safe folder name for a level: 'Game-v0:State' -> 'Game-v0_State'."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{level.game}_{level.state}")
-
-
-def check_level(level: Level, scenario: str = "scenario") -> None:
-    """Raise ValueError saying what is missing (ROM, state, scenario) and how to fix it."""
-    import stable_retro
-
-    ensure_integrations()
-    if integration_file(level.game, "rom.sha") is None and integration_file(level.game, "data.json") is None:
-        raise ValueError(f"unknown game {level.game!r}: stable-retro has no integration of that name "
-                         "(game ids look like Name-System-v0; `workbench catalog` lists them)")
-    try:
-        stable_retro.data.get_romfile_path(level.game, stable_retro.data.Integrations.ALL)
-    except FileNotFoundError:
-        raise ValueError(f"the ROM of {level.game} is not imported; import your copy with `workbench roms import "
-                         "PATH` (Atari 2600 ROMs that ship with ale-py: `workbench roms import --atari`)") from None
-    if integration_file(level.game, level.state + ".state") is None:
-        states = sorted(stable_retro.data.list_states(level.game, stable_retro.data.Integrations.ALL))
-        raise ValueError(f"{level.game} has no start state {level.state!r}; its states: {', '.join(states)}")
-    if not scenario.endswith(".json") and integration_file(level.game, scenario + ".json") is None:
-        raise ValueError(f"{level.game} has no scenario {scenario!r} ({scenario}.json); use 'scenario' "
-                         "(the game's default) or a scenario file the game ships")
 
 
 class RetroLevelEnv(gym.Env):
@@ -175,9 +140,6 @@ class RetroLevelEnv(gym.Env):
         episode's end; returns the last frame's observation and info with the summed reward. Unlike n calls
         of `step`, reads the screen and the info once (StickyFrameSkip's fast path)."""
         retro = self.retro
-        if "step" in vars(retro):
-            # someone hooked this emulator's step to see every frame (a frame-hashing test, a tool): honour it
-            return self._step_frames_one_by_one(actions)
         if retro.img is None:
             raise RuntimeError("reset the env before stepping it")
         em, data, movie = retro.em, retro.data, self._movie
@@ -193,15 +155,6 @@ class RetroLevelEnv(gym.Env):
             if done:
                 break
         return retro._update_obs(), total, bool(done), False, dict(data.lookup_all())
-
-    def _step_frames_one_by_one(self, actions) -> tuple:
-        total = 0.0
-        for buttons in actions:
-            obs, reward, terminated, truncated, info = self.step(buttons)
-            total += reward
-            if terminated or truncated:
-                break
-        return obs, total, terminated, truncated, info
 
     def close(self):
         self._discard_movie()

@@ -9,10 +9,9 @@ the next episode* for it, `terminated[i]`/`truncated[i]` tell how the old one en
 `infos[i]["final_obs"]` holds the old episode's last observation (bootstrap from it on truncation).
 `infos[i]["level"]` names the level env i played that step (for envs that have levels).
 
-Frames: `watch(i)` makes env i (only it) copy its newest full-size RGB frame into a shared-memory segment after
-every step; `frame()` reads it here and `FrameReader(frame_shm_name())` reads it from any other process. Each
-env has its own slot guarded by a seqlock (header: sequence, frame counter, height, width, channels; the
-sequence is odd while the worker writes), so a reader never returns a torn frame.
+Frames: `watch(i)` makes env i (only it) copy its newest full-size RGB frame into its slot of a
+`core.frames.FrameSegment` after every step; `frame()` reads it here and `core.frames.FrameReader(frame_shm_name())`
+from any other process.
 """
 from __future__ import annotations
 
@@ -25,25 +24,19 @@ import signal
 import sys
 import traceback
 import weakref
-from contextlib import contextmanager
-from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
 from typing import Callable, Sequence
 
 import gymnasium as gym
 import numpy as np
 
-from workbench.paths import SHM_PREFIX
+from workbench.core.frames import DEFAULT_SLOT_BYTES, FrameSegment, attach_shm
+from workbench.core.paths import SHM_PREFIX
 
 _STEP, _RESET, _CLOSE = b"s", b"r", b"c"
 _OK, _ERR = 0x6F, 0x65  # b"o", b"e": first byte of a worker's answer
 
-FRAME_HEADER_WORDS = 8
-"""int64 words: global header = [n_envs, slot_bytes, watched index (-1: none), 0...]; each slot's header =
-[sequence, frame counter, height, width, channels, 0...] followed by slot_bytes of frame data."""
 STARTUP_TIMEOUT_S = 300.0
-DEFAULT_FRAME_BYTES = 480 * 640 * 3
-"""Frame slot capacity when the envs report smaller frames (tmpfs pages are only used when written)."""
 
 
 class WorkerDiedError(RuntimeError):
@@ -68,102 +61,6 @@ def _signal_name(num: int) -> str:
         return "unknown"
 
 
-@contextmanager
-def _untracked():
-    """Attach to a segment without registering it with this process's resource tracker: the creating process
-    owns (and unlinks) it; a second registration would unlink or warn about it when the attacher exits."""
-    original = resource_tracker.register
-    resource_tracker.register = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        resource_tracker.register = original
-
-
-def attach_shm(name: str) -> SharedMemory:
-    with _untracked():
-        return SharedMemory(name=name)
-
-
-def _frame_views(buf, n_envs: int, slot_bytes: int):
-    """(global header, [(slot header, slot data)]) numpy views of a frame segment."""
-    words = FRAME_HEADER_WORDS
-    head = np.ndarray((words,), np.int64, buf, 0)
-    slots = []
-    stride = words * 8 + slot_bytes
-    for i in range(n_envs):
-        offset = words * 8 + i * stride
-        slots.append((np.ndarray((words,), np.int64, buf, offset),
-                      np.ndarray((slot_bytes,), np.uint8, buf, offset + words * 8)))
-    return head, slots
-
-
-def _frame_segment_size(n_envs: int, slot_bytes: int) -> int:
-    return FRAME_HEADER_WORDS * 8 + n_envs * (FRAME_HEADER_WORDS * 8 + slot_bytes)
-
-
-def _write_frame(slot, frame: np.ndarray) -> None:
-    header, data = slot
-    if frame.nbytes > data.nbytes:
-        return  # larger than the slot: skip rather than write a cropped frame
-    header[0] += 1  # odd: writing
-    data[:frame.nbytes] = frame.reshape(-1).view(np.uint8)
-    h, w = frame.shape[:2]
-    header[1] += 1
-    header[2], header[3], header[4] = h, w, frame.shape[2] if frame.ndim == 3 else 1
-    header[0] += 1  # even: stable
-
-
-def _read_frame(slot, tries: int = 1000) -> tuple[int, np.ndarray] | None:
-    header, data = slot
-    for _ in range(tries):
-        seq = int(header[0])
-        if seq & 1:
-            continue
-        counter, h, w, c = (int(x) for x in header[1:5])
-        if counter == 0:
-            return None
-        frame = data[:h * w * c].copy()
-        if int(header[0]) == seq:
-            return counter, frame.reshape((h, w, c) if c > 1 else (h, w))
-    return None
-
-
-class FrameReader:
-    """Reads the watched env's newest frame from another process (the GUI): `FrameReader(vec.frame_shm_name())`.
-
-    `read()` returns (frame counter, (H, W, 3) uint8 copy) or None when no frame is there yet; a counter that did
-    not change means the same frame as last time.
-    """
-
-    def __init__(self, name: str):
-        self._shm = attach_shm(name)
-        head = np.ndarray((FRAME_HEADER_WORDS,), np.int64, self._shm.buf, 0)
-        n_envs, slot_bytes = int(head[0]), int(head[1])
-        self._head, self._slots = _frame_views(self._shm.buf, n_envs, slot_bytes)
-
-    @property
-    def watched(self) -> int | None:
-        index = int(self._head[2])
-        return None if index < 0 else index
-
-    def read(self) -> tuple[int, np.ndarray] | None:
-        index = self.watched
-        return None if index is None else _read_frame(self._slots[index])
-
-    def close(self) -> None:
-        if self._shm is not None:
-            self._head = self._slots = None  # drop views before closing the mapping
-            self._shm.close()
-            self._shm = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 # -- worker -------------------------------------------------------------------------------------------
 def _worker(index: int, thunk_bytes: bytes, conn, nice: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (Ctrl-C hits the group)
@@ -172,6 +69,7 @@ def _worker(index: int, thunk_bytes: bytes, conn, nice: int = 0) -> None:
     env = None
     exit_code = 0
     segments: list[SharedMemory] = []
+    frames: FrameSegment | None = None
     try:
         import cloudpickle
 
@@ -179,23 +77,22 @@ def _worker(index: int, thunk_bytes: bytes, conn, nice: int = 0) -> None:
         get_frame = getattr(env.unwrapped, "get_frame", None)
         frame_bytes = int(np.asarray(get_frame()).nbytes) if get_frame is not None else 0
         _reply(conn, (env.observation_space, env.action_space, frame_bytes))
-        names, n_envs, slot_bytes = conn.recv()
-        for name in names:
+        names, n_envs = conn.recv()
+        for name in names[:3]:
             segments.append(attach_shm(name))
+        frames = FrameSegment.attach(names[3])
         obs_space, act_space = env.observation_space, env.action_space
         obs = np.ndarray((n_envs,) + obs_space.shape, obs_space.dtype, segments[0].buf)[index]
         act_shape, act_dtype = _action_layout(act_space)
         actions = np.ndarray((n_envs,) + act_shape, act_dtype, segments[1].buf)
         scalars = np.ndarray((3, n_envs), np.float32, segments[2].buf)
-        head, slots = _frame_views(segments[3].buf, n_envs, slot_bytes)
-        slot = slots[index]
         discrete = isinstance(act_space, gym.spaces.Discrete)
         level = None
 
         def publish(observation):
             obs[...] = observation
-            if get_frame is not None and head[2] == index:
-                _write_frame(slot, np.asarray(get_frame()))
+            if get_frame is not None and frames.watched == index:
+                frames.write(index, np.asarray(get_frame()))
 
         while True:
             cmd = conn.recv_bytes()
@@ -241,7 +138,9 @@ def _worker(index: int, thunk_bytes: bytes, conn, nice: int = 0) -> None:
                 env.close()
             except Exception:
                 pass
-        obs = actions = scalars = head = slots = slot = None  # views must go before the mappings close
+        obs = actions = scalars = None  # views must go before the mappings close
+        if frames is not None:
+            frames.close()
         for segment in segments:
             try:
                 segment.close()
@@ -286,6 +185,9 @@ def _cleanup(processes, conns, segments) -> None:
     for conn in conns:
         conn.close()
     for segment in segments:
+        if isinstance(segment, FrameSegment):
+            segment.close()  # its owner: unlinks it
+            continue
         try:
             segment.close()
         except BufferError:
@@ -330,7 +232,8 @@ class ShmVecEnv:
         self._processes: list = []
         self._conns: list = []
         self._pollers: list = []
-        self._segments: list[SharedMemory] = []
+        self._segments: list[SharedMemory | FrameSegment] = []
+        self._frames: FrameSegment | None = None
         self._finalizer = weakref.finalize(self, _cleanup, self._processes, self._conns, self._segments)
         self.reset_infos: list[dict] = [{} for _ in range(self.num_envs)]
         ctx = mp.get_context(context)
@@ -357,7 +260,7 @@ class ShmVecEnv:
                     raise ValueError(f"env {i} has spaces {obs_space}, {act_space} but env 0 has "
                                      f"{self.observation_space}, {self.action_space}; all envs of a vec env "
                                      "must share them (levels with different action sets cannot train together)")
-            self._allocate(max([s[2] for s in spaces] + [_shape_bytes(frame_shape), DEFAULT_FRAME_BYTES]))
+            self._allocate(max([s[2] for s in spaces] + [_shape_bytes(frame_shape), DEFAULT_SLOT_BYTES]))
         except BaseException:
             self.close()
             raise
@@ -369,21 +272,18 @@ class ShmVecEnv:
         token = f"{SHM_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
         sizes = [n * int(np.prod(obs_space.shape, dtype=np.int64)) * np.dtype(obs_space.dtype).itemsize,
                  n * int(np.prod(act_shape, dtype=np.int64)) * act_dtype.itemsize,
-                 3 * n * 4,
-                 _frame_segment_size(n, slot_bytes)]
-        for part, size in zip(("obs", "act", "rew", "frame"), sizes):
+                 3 * n * 4]
+        for part, size in zip(("obs", "act", "rew"), sizes):
             self._segments.append(SharedMemory(name=f"{token}_{part}", create=True, size=max(1, size)))
-        bufs = [s.buf for s in self._segments]
+        self._frames = FrameSegment.create(n, slot_bytes, name=f"{token}_frame")
+        self._segments.append(self._frames)
+        bufs = [s.buf for s in self._segments[:3]]
         self._obs = np.ndarray((n,) + obs_space.shape, obs_space.dtype, bufs[0])
         self._actions = np.ndarray((n,) + act_shape, act_dtype, bufs[1])
         self._scalars = np.ndarray((3, n), np.float32, bufs[2])
-        self._frame_head, self._frame_slots = _frame_views(bufs[3], n, slot_bytes)
-        self._frame_head[:] = 0
-        self._frame_head[0], self._frame_head[1], self._frame_head[2] = n, slot_bytes, -1
         names = [s.name for s in self._segments]
-        self._frame_name = names[3]
         for conn in self._conns:
-            conn.send((names, n, slot_bytes))
+            conn.send((names, n))
 
     # -- messaging -------------------------------------------------------------------------------
     def _died(self, i: int, error_text: str = "") -> WorkerDiedError:
@@ -467,33 +367,27 @@ class ShmVecEnv:
         if index is not None and not 0 <= index < self.num_envs:
             raise IndexError(f"env index {index} out of range 0..{self.num_envs - 1}")
         if not self.closed:
-            self._frame_head[2] = -1 if index is None else index
+            self._frames.watch(index)
 
     @property
     def watched(self) -> int | None:
-        if self.closed:
-            return None
-        index = int(self._frame_head[2])
-        return None if index < 0 else index
+        return None if self.closed else self._frames.watched
 
     def frame(self) -> np.ndarray | None:
         """A copy of the watched env's newest full-size frame, or None (nothing watched or stepped yet)."""
-        index = self.watched
-        if index is None or self.closed:
-            return None
-        result = _read_frame(self._frame_slots[index])
+        result = None if self.closed else self._frames.latest()
         return None if result is None else result[1]
 
-    def frame_shm_name(self) -> str:
-        """Name of the frame segment, for `FrameReader` in another process."""
-        return self._frame_name
+    def frame_shm_name(self) -> str | None:
+        """Name of the frame segment, for `core.frames.FrameReader` in another process."""
+        return None if self.closed else self._frames.name
 
     # -- lifetime --------------------------------------------------------------------------------
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        self._obs = self._actions = self._scalars = self._frame_head = self._frame_slots = None
+        self._obs = self._actions = self._scalars = None
         self._pollers.clear()
         self._finalizer()
 

@@ -96,7 +96,7 @@ def _from_combos(name: str, combos: list[list[str]], system_buttons: list[str | 
 
 def _valid_action_groups(game: str, scenario: str, system: str) -> list[list[list[str]]]:
     """stable-retro's button groups: the scenario's "actions" if it defines them, else the core's."""
-    from workbench.engine.envs import integration_file
+    from workbench.catalog.integrations import integration_file
 
     path = scenario if scenario.endswith(".json") else integration_file(game, scenario + ".json")
     if path and os.path.exists(path):

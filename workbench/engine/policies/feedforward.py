@@ -1,36 +1,13 @@
-"""Feed-forward actor-critics for the trainer: the Nature CNN for stacked frames and an MLP for vector
-observations. Both implement `policy_api.ActorCritic` and ignore the recurrent inputs.
-
-`PolicySpec` is the plain description a checkpoint stores so the same network can be rebuilt elsewhere
-(transfer jobs, the GUI); `make_policy(spec)` builds it.
-"""
+"""Feed-forward actor-critics: the Nature CNN for stacked frames and an MLP for vector observations. Both
+implement `policies.api.ActorCritic` and ignore the recurrent inputs."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workbench.engine.policy_api import ActorCritic, PolicyStep
-
-
-@dataclass(frozen=True)
-class PolicySpec:
-    kind: str
-    """'cnn' (Nature CNN, uint8 frames (C, H, W)), 'mlp' (float vectors) or another kind a plug-in registers."""
-    obs_shape: tuple[int, ...]
-    n_actions: int
-    hidden: int = 512
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"obs_shape": list(self.obs_shape)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "PolicySpec":
-        return cls(str(data["kind"]), tuple(int(x) for x in data["obs_shape"]), int(data["n_actions"]),
-                   int(data.get("hidden", 512)))
+from workbench.engine.policies.api import ActorCritic, PolicySpec, PolicyStep
 
 
 def _init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
@@ -111,26 +88,3 @@ class MLPActorCritic(_FeedForward):
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         return self.trunk(obs.to(torch.float32))
-
-
-POLICY_KINDS: dict[str, type[ActorCritic]] = {"cnn": NatureCNN, "mlp": MLPActorCritic}
-"""Policy kind -> class taking a PolicySpec. RL² registers its recurrent policy here."""
-
-
-def make_policy(spec: PolicySpec) -> ActorCritic:
-    if spec.kind == "rl2" and "rl2" not in POLICY_KINDS:
-        import workbench.engine.rl2.policy  # noqa: F401  (registers RL²'s recurrent policy)
-    try:
-        cls = POLICY_KINDS[spec.kind]
-    except KeyError:
-        raise ValueError(f"unknown policy kind {spec.kind!r}; known: {', '.join(sorted(POLICY_KINDS))}") from None
-    return cls(spec)  # type: ignore[call-arg]
-
-
-def spec_for(obs_shape: tuple[int, ...], obs_dtype, n_actions: int, hidden: int | None = None) -> PolicySpec:
-    """The default feed-forward policy for an observation space: CNN for uint8 images, MLP otherwise."""
-    import numpy as np
-
-    if np.dtype(obs_dtype) == np.uint8 and len(obs_shape) == 3:
-        return PolicySpec("cnn", tuple(obs_shape), n_actions, hidden or 512)
-    return PolicySpec("mlp", tuple(obs_shape), n_actions, hidden or 64)

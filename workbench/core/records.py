@@ -1,4 +1,5 @@
-"""Typed records the trainer passes to its hooks (GUI bridge, episode recorder, loggers).
+"""Typed records the trainer passes to its hooks (run store, TensorBoard, checkpoints, episode recorder, live
+bridge), and the bridge sends to the window as they are.
 
 Plain, picklable dataclasses: they cross process boundaries as they are. Arrays are numpy, never torch.
 """
@@ -54,8 +55,9 @@ class RolloutRecord:
 
     global_step: int
     update: int
+    """The update this rollout will feed."""
     steps_per_second: float
-    """Agent steps per second over the last rollout + update cycle."""
+    """Agent steps per second while this rollout was collected (the update is not counted)."""
 
 
 @dataclass
@@ -66,4 +68,21 @@ class UpdateRecord:
     update: int
     metrics: dict[str, float] = field(default_factory=dict)
     """policy_loss, value_loss, entropy, approx_kl, clip_fraction, explained_variance, learning_rate,
-    steps_per_second, ... (scalar floats)."""
+    steps_per_second (over the whole rollout + update cycle), ... (scalar floats)."""
+    episodes: list[EpisodeRecord] = field(default_factory=list)
+    """The episodes this update's rollout finished (the run store logs them with the update)."""
+
+
+@dataclass
+class StatusRecord:
+    """The trainer's state changed (or a heartbeat while paused)."""
+
+    state: str
+    """'running', 'paused', 'stopped', 'finished' or 'failed'."""
+    global_step: int
+    update: int
+    total_steps: int
+    error: str | None = None
+    clean_end: bool = False
+    """The loop ended between updates (finished, or stopped by `stop()`): the weights are consistent, a
+    checkpoint now is a good one. False for failures and aborts (the last checkpoint stays the truth)."""

@@ -98,3 +98,20 @@ def corridor(length: int = 16, max_steps: int = 32) -> Corridor:
 
 def flash_cue(max_steps: int = 16) -> FlashCue:
     return FlashCue(max_steps)
+
+
+class Painted(Corridor):
+    """Corridor with a screen: red = which env (`value`), green = steps taken so far, over episodes."""
+
+    def __init__(self, value: int):
+        super().__init__(4, 6)
+        self.value, self.steps = value, 0
+
+    def step(self, action):
+        self.steps += 1
+        return super().step(action)
+
+    def get_frame(self) -> np.ndarray:
+        frame = np.zeros((6, 8, 3), np.uint8)
+        frame[..., 0], frame[..., 1] = self.value, self.steps
+        return frame

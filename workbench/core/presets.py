@@ -5,11 +5,12 @@
     [levels]
     train = ["Airstriker-Genesis-v0:Level1"]
     test = []
-    [env]  [ppo]  [rl2]  [transfer]  [run]     (fields of workbench.engine.config.SECTIONS)
+    [env]  [ppo]  [rl2]  [transfer]  [run]     (fields of workbench.core.settings.SECTIONS)
 
-`load_preset` reads a file strictly (`PresetError`: `file:line: reason`); `check_preset_file` reports every
-problem it can find, including the ones that need the catalog (unknown levels, missing ROMs, action spaces that
-differ), as `Problem`s. `preset_to_toml` writes a preset so that reading it back gives an equal preset.
+`load_preset` reads a file strictly (`PresetError`: `file:line: reason`); `parse_preset` leniently, as
+`Problem`s (`catalog.level_checks.check_preset_file` adds the ones that need the catalog). `preset_to_toml`
+writes a preset so that reading it back gives an equal preset; a preset read from a file keeps that file's text
+(`source_text`), and writing it edits that text, so the user's comments and layout survive a save.
 """
 from __future__ import annotations
 
@@ -21,20 +22,18 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from workbench.catalog.levels import LIST_NAMES, Level, LevelSet
-from workbench.engine.config import SECTIONS, EnvConfig, PPOConfig, RL2Config, RunConfig, TransferConfig
-from workbench.paths import PRESETS_DIR, atomic_write_text, user_data_dir
+import tomlkit
+from tomlkit import items as toml_items
 
-if TYPE_CHECKING:
-    from workbench.catalog.catalog import Catalog
+from workbench.core.levels import LIST_NAMES, Level, LevelSet
+from workbench.core.settings import SECTIONS, EnvConfig, PPOConfig, RL2Config, RunConfig, TransferConfig
+from workbench.core.paths import PRESETS_DIR, atomic_write_text, user_data_dir
 
 Severity = Literal["error", "warning"]
 TOP_KEYS = ("name", "description")
 TABLES = ("levels", *SECTIONS)
-IMPORT_HINT = "import your copy with `workbench roms import PATH` (a ROM file, a folder or a zip)"
-ATARI_HINT = "run `workbench roms import --atari` (ale-py ships it)"
 
 
 @dataclass
@@ -49,6 +48,8 @@ class Preset:
     rl2: RL2Config = field(default_factory=RL2Config)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    source_text: str = field(default="", compare=False, repr=False)
+    """The text it was read from ("" when built in code): saving writes into it, keeping the comments."""
 
     def copy(self) -> "Preset":
         sections = {name: dataclasses.replace(getattr(self, name)) for name in SECTIONS}
@@ -273,7 +274,7 @@ def parse_preset(text: str, file: str = "<preset>", default_name: str = "") -> t
             kind = "table" if isinstance(value, dict) else "key"
             problems.append(Problem("error", file, where.of(key), f"unknown {kind} {key!r}; a preset has "
                                     f"name, description and tables {', '.join(TABLES)}" + _suggest(key, TOP_KEYS + TABLES)))
-    preset = Preset(name=name, description=description, levels=levels,
+    preset = Preset(name=name, description=description, levels=levels, source_text=text,
                     **{key: sections.get(key, cls()) for key, cls in SECTIONS.items()})
     return preset, problems
 
@@ -305,59 +306,154 @@ def load_preset(path: str | Path) -> Preset:
 
 
 # -- writing -----------------------------------------------------------------------------------------
-def _toml_string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch in "\b\t\n\f\r":
-            out.append({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        elif 0xD800 <= ord(ch) <= 0xDFFF:
+# tomlkit, not a hand-written emitter: it escapes strings and spells floats (1e-05, inf, nan) the way TOML
+# readers expect, and it edits a parsed document in place, so a user's comments and layout survive a save.
+def _checked(value: Any) -> Any:
+    texts = value if isinstance(value, (list, tuple)) else [value]
+    for text in texts:
+        if isinstance(text, str) and any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
             raise ValueError(f"{text!r} holds a lone surrogate, which TOML cannot store")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return list(value) if isinstance(value, tuple) else value
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return repr(value)  # repr round-trips exactly; 'inf'/'-inf' and '1e-05' are valid TOML
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {value!r} to TOML")
+def _level_array(levels: list[str]) -> toml_items.Array:
+    array = tomlkit.array()
+    array.extend(_checked(levels))
+    return array.multiline(bool(levels))
+
+
+def _fresh_document(preset: Preset) -> tomlkit.TOMLDocument:
+    doc = tomlkit.document()
+    doc.add("name", _checked(preset.name))
+    doc.add("description", _checked(preset.description))
+    doc.add(tomlkit.nl())
+    levels = tomlkit.table()
+    for list_name in LIST_NAMES:
+        levels.add(list_name, _level_array([str(level) for level in preset.levels.list(list_name)]))
+    doc.add("levels", levels)
+    for name in SECTIONS:
+        table = tomlkit.table()
+        section = getattr(preset, name)
+        for f in dataclasses.fields(section):
+            table.add(f.name, _checked(getattr(section, f.name)))
+        doc.add(name, table)
+    return doc
+
+
+def _same(raw: Any, value: Any, hint: Any) -> bool:
+    """Would the value already in the file read back as `value`? (Then it is left as the user wrote it.)"""
+    converted, want = _convert(raw, hint)
+    if want is not None:
+        return False
+    if isinstance(value, float) and isinstance(converted, float) and math.isnan(value):
+        return math.isnan(converted)
+    return converted == value
+
+
+def _table(doc: tomlkit.TOMLDocument, name: str) -> Any:
+    """The document's table `name`, made (in place of a value that is not a table) when it has none."""
+    if not isinstance(doc.get(name), (toml_items.Table, toml_items.InlineTable)):
+        if name in doc:
+            del doc[name]
+        doc[name] = tomlkit.table()
+    return doc[name]
+
+
+def _set_item(table: Any, key: str, value: Any) -> None:
+    if key in table:
+        table[key] = value  # tomlkit keeps the line's indent and trailing comment
+        return
+    if isinstance(table, toml_items.Table):
+        keys = [k for k, _ in table.value.body if k is not None]
+        if keys:  # after the last key, not after the comments that lead into the next table
+            table.value._insert_after(keys[-1], key, value)
+            return
+    table[key] = value
+
+
+def _put(table: Any, key: str, value: Any, hint: Any) -> None:
+    """Set `table[key]` unless the file's value already reads back as `value` (then it stays as written)."""
+    if key in table:
+        raw = table[key]
+        if _same(raw.unwrap() if hasattr(raw, "unwrap") else raw, value, hint):
+            return
+    _set_item(table, key, _checked(value))
+
+
+def _put_levels(table: Any, key: str, levels: list[str]) -> None:
+    """Keep the array's items (and their comments) that stay; drop the removed ones; insert the new ones."""
+    array = table.get(key) if key in table else None
+    if not isinstance(array, toml_items.Array):
+        _set_item(table, key, _level_array(levels))
+        return
+    old = []
+    for item in array:
+        try:
+            old.append(str(Level.parse(item)) if isinstance(item, str) else None)
+        except ValueError:
+            old.append(None)
+    if old == levels:
+        return
+    wanted, kept = set(levels), set()
+    keep = []
+    for index, level in enumerate(old):
+        if level in wanted and level not in kept:
+            kept.add(level)
+            keep.append(index)
+    if [old[i] for i in keep] != [lv for lv in levels if lv in kept]:  # reordered: write the list anew
+        _set_item(table, key, _level_array(levels))
+        return
+    for index in reversed(range(len(old))):
+        if index not in keep:
+            del array[index]
+    for index, level in enumerate(levels):
+        if level not in kept:
+            array.insert(index, _checked(level))
+    if levels and not old:
+        array.multiline(True)
+
+
+def _update_document(doc: tomlkit.TOMLDocument, preset: Preset) -> None:
+    """Write `preset` into the parsed file: changed values replaced, unknown keys dropped, missing keys added."""
+    for key in [k for k in doc if k not in TOP_KEYS + TABLES]:
+        del doc[key]
+    for key in TOP_KEYS:
+        _put(doc, key, getattr(preset, key), str)
+    levels = _table(doc, "levels")
+    for key in [k for k in levels if k not in LIST_NAMES]:
+        del levels[key]
+    for list_name in LIST_NAMES:
+        _put_levels(levels, list_name, [str(level) for level in preset.levels.list(list_name)])
+    for name, cls in SECTIONS.items():
+        table, section = _table(doc, name), getattr(preset, name)
+        hints = typing.get_type_hints(cls)
+        for key in [k for k in table if k not in hints]:
+            del table[key]
+        for f in dataclasses.fields(cls):
+            _put(table, f.name, getattr(section, f.name), hints[f.name])
+
+
+def _edited_source(preset: Preset) -> str | None:
+    """`preset` written into its source text, or None when that text cannot carry it faithfully (dotted keys,
+    odd layouts tomlkit cannot edit): the caller then writes a fresh file."""
+    try:
+        doc = tomlkit.parse(preset.source_text)
+        _update_document(doc, preset)
+        text = tomlkit.dumps(doc)
+        again, problems = parse_preset(text)
+    except Exception:  # tomlkit's edit of a layout it cannot handle: fall back to a fresh file
+        return None
+    return text if not problems and again == preset else None
 
 
 def preset_to_toml(preset: Preset, header: str = "") -> str:
-    """The preset as TOML text; `parse_preset(preset_to_toml(p))` gives back an equal preset."""
-    lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    lines += [f"name = {_toml_string(preset.name)}", f"description = {_toml_string(preset.description)}", "",
-              "[levels]"]
-    for list_name in LIST_NAMES:
-        levels = preset.levels.list(list_name)
-        if levels:
-            lines.append(f"{list_name} = [")
-            lines += [f"    {_toml_string(str(level))}," for level in levels]
-            lines.append("]")
-        else:
-            lines.append(f"{list_name} = []")
-    for name in SECTIONS:
-        lines += ["", f"[{name}]"]
-        section = getattr(preset, name)
-        lines += [f"{f.name} = {_toml_value(getattr(section, f.name))}" for f in dataclasses.fields(section)]
-    return "\n".join(lines) + "\n"
+    """The preset as TOML text; `parse_preset(preset_to_toml(p))` gives back an equal preset. A preset read
+    from a file is written into that file's text, keeping its comments and layout."""
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    text = _edited_source(preset) if preset.source_text else None
+    if text is None:
+        return comments + tomlkit.dumps(_fresh_document(preset))
+    return text if text.startswith(comments) else comments + text
 
 
 def user_presets_dir() -> Path:
@@ -379,176 +475,3 @@ def list_presets() -> list[Path]:
     """Shipped presets, then the user's own."""
     found = sorted(PRESETS_DIR.glob("*.toml"))
     return found + sorted(user_presets_dir().glob("*.toml"))
-
-
-# -- validation ---------------------------------------------------------------------------------------
-_AT_LEAST = {
-    ("env", "frame_skip"): 1, ("env", "max_episode_steps"): 1, ("env", "warp_size"): 8, ("env", "frame_stack"): 1,
-    ("ppo", "n_envs"): 1, ("ppo", "n_steps"): 1, ("ppo", "n_minibatches"): 1, ("ppo", "n_epochs"): 1,
-    ("ppo", "total_steps"): 1, ("rl2", "episodes_per_trial"): 1, ("rl2", "hidden_size"): 1,
-    ("rl2", "bptt_steps"): 1, ("rl2", "eval_trials"): 0, ("transfer", "budget_steps"): 0,
-    ("transfer", "zero_shot_episodes"): 0,
-    ("transfer", "n_envs"): 1, ("transfer", "parallel_jobs"): 0, ("run", "checkpoint_every"): 1,
-    ("run", "keep_checkpoints"): 1,
-}
-_UNIT_INTERVAL = {("env", "sticky_prob"), ("ppo", "gamma"), ("ppo", "gae_lambda")}
-_POSITIVE = {("ppo", "learning_rate"), ("ppo", "clip_range")}
-_NON_NEGATIVE = {("ppo", "ent_coef"), ("ppo", "vf_coef"), ("ppo", "max_grad_norm")}
-
-
-def _setting_problems(preset: Preset) -> list[tuple[str, str, str]]:
-    found = []
-    for (section, key), low in _AT_LEAST.items():
-        value = getattr(getattr(preset, section), key)
-        if value < low:
-            found.append((section, key, f"{section}.{key} = {value} must be at least {low}"))
-    for section, key in sorted(_UNIT_INTERVAL | _POSITIVE | _NON_NEGATIVE):
-        value = getattr(getattr(preset, section), key)
-        if (section, key) in _UNIT_INTERVAL:
-            bad, want = not 0 <= value <= 1, "between 0 and 1"
-        elif (section, key) in _POSITIVE:
-            bad, want = not (value > 0 and math.isfinite(value)), "a positive number"
-        else:
-            bad, want = not (value >= 0 and math.isfinite(value)), "zero or more"
-        if bad:
-            found.append((section, key, f"{section}.{key} = {value} must be {want}"))
-    if not preset.transfer.seeds:
-        found.append(("transfer", "seeds", "transfer.seeds is empty; give at least one seed, e.g. [0]"))
-    if preset.ppo.n_envs * preset.ppo.n_steps < preset.ppo.n_minibatches:
-        found.append(("ppo", "n_minibatches", "ppo.n_minibatches is larger than the rollout (n_envs * n_steps)"))
-    return found
-
-
-def validate_preset(preset: Preset, catalog: "Catalog", file: str = "<preset>",
-                    lines: _Lines | None = None) -> list[Problem]:
-    """Problems a preset has against this installation: settings out of range, empty train list, levels in both
-    lists, unknown games or states, missing ROMs, missing scenarios, levels whose action spaces differ."""
-    from workbench.engine.actions import resolve_action_set
-
-    where = lines or _Lines("")
-    problems = [Problem("error", file, where.of(s, k), message) for s, k, message in _setting_problems(preset)]
-    levels = preset.levels
-    if not levels.train:
-        problems.append(Problem("error", file, where.of("levels", "train") or where.of("levels"),
-                                "levels.train is empty; list at least one training level as \"GAME:STATE\""))
-    for level in levels.overlap():
-        problems.append(Problem("warning", file, where.of_string(str(level), "levels", "test"),
-                                f"{level} is both a train and a test level; its test score will not measure transfer"))
-
-    def level_line(level: Level) -> int | None:
-        for list_name in LIST_NAMES:
-            if level in levels.list(list_name):
-                return where.of_string(str(level), "levels", list_name)
-        return None
-
-    known: dict[str, list[Level]] = {}
-    for level in levels.train + [lv for lv in levels.test if lv not in levels.train]:
-        entry = catalog.find(level.game)
-        if entry is None:
-            hint = catalog.suggest_games(level.game)
-            problems.append(Problem("error", file, level_line(level), f"unknown game {level.game!r} in {level}" + (
-                f"; did you mean {' or '.join(repr(g) for g in hint)}?" if hint else
-                "; `workbench catalog --search TEXT` lists the games stable-retro knows")))
-            continue
-        known.setdefault(level.game, []).append(level)
-        if level.state not in entry.states:
-            hint = catalog.suggest_states(level.game, level.state)
-            have = f"did you mean {' or '.join(repr(s) for s in hint)}?" if hint else (
-                f"{level.game} has {', '.join(entry.states)}" if entry.states else f"{level.game} has no start states")
-            problems.append(Problem("error", file, level_line(level),
-                                    f"unknown start state {level.state!r} of {level.game}; {have}"))
-
-    atari = None
-    for game, game_levels in known.items():
-        entry = catalog.find(game)
-        assert entry is not None
-        if entry.rom_status == "ok":
-            continue
-        if atari is None:
-            from workbench.catalog.roms import ale_importable_games
-
-            atari = ale_importable_games()
-        hint = ATARI_HINT if game in atari else IMPORT_HINT
-        if entry.needs_patch:
-            hint = "its ROM is another game's ROM patched with the integration's rom.delta (VCDIFF); " + hint
-        count = f"{len(game_levels)} level{'s' if len(game_levels) != 1 else ''}"
-        if entry.rom_status == "missing":
-            message = f"ROM missing: {game} is not installed ({count} need it); {hint}"
-        else:
-            message = (f"ROM of {game} at {entry.rom_path} is {entry.rom_status} (wrong SHA-1 or unreadable); "
-                       f"delete that file, then {hint}")
-        problems.append(Problem("error", file, level_line(game_levels[0]), message))
-
-    scenario = preset.env.scenario
-    if not (scenario.endswith(".json") or "/" in scenario):  # a path is the user's own scenario file
-        for game, game_levels in known.items():
-            entry = catalog.find(game)
-            if entry and scenario not in entry.scenarios:
-                problems.append(Problem("error", file, where.of("env", "scenario") or level_line(game_levels[0]),
-                                        f"{game} has no scenario {scenario!r} (it has {', '.join(entry.scenarios) or 'none'}); "
-                                        "set env.scenario to one of them"))
-
-    # one policy acts in every level: all must resolve to the same action labels (the engine's own rule)
-    spaces: dict[tuple[str, ...], tuple[str, int, list[str]]] = {}
-    action_line = where.of("env", "action_set") or where.of("levels")
-    unusable: dict[str, list[str]] = {}
-    for game in known:
-        try:
-            action_set = resolve_action_set(game, preset.env)
-        except ValueError as exc:
-            unusable.setdefault(str(exc), []).append(game)
-            continue
-        spaces.setdefault(action_set.labels, (action_set.name, action_set.n, []))[2].append(game)
-    for reason, games in unusable.items():
-        problems.append(Problem("error", file, action_line, f"{_games_text(games)}: {reason}"))
-    if len(spaces) > 1:
-        groups = "; ".join(f"{_games_text(games)} get{'s' if len(games) == 1 else ''} '{name}' ({n} actions)"
-                           for name, n, games in spaces.values())
-        problems.append(Problem(
-            "error", file, action_line,
-            f"levels need different action spaces with env.action_set = {preset.env.action_set!r}: {groups}. "
-            "One policy needs one action space: use games of one system, or an action set they all share "
-            "('atari18' for Atari 2600 sets, 'sonic' for Genesis sets)"))
-    return problems
-
-
-def _games_text(games: list[str]) -> str:
-    return ", ".join(games[:3]) + (f" and {len(games) - 3} more" if len(games) > 3 else "")
-
-
-@dataclass
-class PresetCheck:
-    """The outcome of checking one preset file."""
-
-    file: str
-    preset: Preset | None
-    problems: list[Problem]
-    missing_roms: list[str]
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-def check_preset_file(path: str | Path, catalog: "Catalog | None" = None) -> PresetCheck:
-    """Every problem of a preset file, as Problems (never raises for bad content)."""
-    try:
-        preset, problems, lines = read_preset_file(path)
-    except PresetError as exc:
-        return PresetCheck(str(path), None, [Problem("error", exc.file, exc.line, exc.reason)], [])
-    if catalog is None:
-        from workbench.catalog.catalog import Catalog
-
-        catalog = Catalog()
-    problems = problems + validate_preset(preset, catalog, str(path), lines)
-    problems.sort(key=lambda p: (p.line or 0))
-    missing = [game for game in preset.levels.games() if game in catalog and not catalog.is_playable(game)]
-    return PresetCheck(str(path), preset, problems, missing)

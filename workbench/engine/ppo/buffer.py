@@ -40,6 +40,27 @@ class RolloutBuffer:
         self.advantages = torch.zeros((t, n))
         self.returns = torch.zeros((t, n))
 
+    # -- filled step by step by the trainer's rollout (`acting.Actor` supplies what is stored) --------------
+    def store_inputs(self, t: int, inputs) -> None:
+        """What step t acts on (`acting.PolicyInputs`); `obs[t]` is then the policy's input, in its layout."""
+        self.obs[t].copy_(inputs.obs)
+        self.episode_start[t], self.reset[t] = inputs.episode_start, inputs.reset
+        self.prev_action[t], self.prev_reward[t] = inputs.prev_action, inputs.prev_reward
+        if self.states is not None:
+            self.states[t] = inputs.state.detach().cpu()
+
+    def store_decision(self, t: int, decision) -> None:
+        """What the policy did at step t (`acting.Decision`)."""
+        self.actions[t] = decision.actions
+        self.logprobs[t] = decision.logprobs
+        self.values[t] = decision.values
+
+    def store_outcome(self, t: int, outcome) -> None:
+        """What the envs gave back at step t (`acting.Outcome`, with its truncation bootstrap)."""
+        self.rewards[t] = outcome.rewards
+        self.terminated[t], self.truncated[t] = outcome.terminated, outcome.truncated
+        self.bootstrap[t] = outcome.bootstrap
+
     def compute_returns(self, gamma: float, gae_lambda: float) -> None:
         adv = compute_gae(self.rewards.numpy(), self.values.numpy(), self.terminated.numpy(),
                           self.truncated.numpy(), self.bootstrap.numpy(), self.last_value.numpy(),

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.paths import atomic_write_bytes
+from workbench.core.paths import atomic_write_bytes
 
 _INPUT_LOG, _HEADER, _STATE = "Input Log.txt", "Header.txt", "Core.bin"
 

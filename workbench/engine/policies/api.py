@@ -13,7 +13,7 @@ Observations arrive as uint8 tensors (n, C, H, W) or float tensors for vector en
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -62,3 +62,20 @@ class ActorCritic(nn.Module):
         the segment's start (None for feed-forward). Returns logits (T, n, A) and values (T, n). A feed-forward
         policy may be called with T=1 and n = minibatch size on shuffled samples."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    kind: str
+    """'cnn' (Nature CNN, uint8 frames (C, H, W)), 'mlp' (float vectors) or another kind a plug-in registers."""
+    obs_shape: tuple[int, ...]
+    n_actions: int
+    hidden: int = 512
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"obs_shape": list(self.obs_shape)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PolicySpec":
+        return cls(str(data["kind"]), tuple(int(x) for x in data["obs_shape"]), int(data["n_actions"]),
+                   int(data.get("hidden", 512)))

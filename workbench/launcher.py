@@ -1,0 +1,259 @@
+"""The one place a run is built: preset + run folder -> a ready trainer with its hooks (Sample Factory's habit:
+components wired once, placement separate from logic). `workbench train`, the GUI's run process and the
+transfer jobs all build through here.
+
+    run = build_run(preset, run_dir)                 # a new run in run_dir (or resume=True to continue it)
+    outcome = run.train(total_steps)                 # train, then what follows (RL²'s within-trial curve)
+
+    trainer = build_trainer(settings, levels, placement="in_process", init_weights=...)   # no run folder
+
+What is decided here and nowhere else:
+- settings and levels are checked first (`core.settings.validate`, `catalog.level_checks`): what
+  `workbench preset check` refuses never reaches an env worker;
+- placement: env workers as processes with shared memory (`ShmVecEnv`, the default), or in this process
+  (`InProcessVecEnv`: transfer jobs that already run in parallel); the learner in this process or in a learner
+  process (`ppo.overlap`, with the env workers at nice 10 so its thread keeps a core);
+- the policy (Nature CNN / MLP by observation, RL²'s recurrent one for run.algorithm = "rl2");
+- the run folder's hooks: run store (metrics.sqlite, status.json), TensorBoard, checkpoints, episode recorder.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import torch
+
+from workbench.catalog.actions import resolve_action_set
+from workbench.catalog.level_checks import require_playable
+from workbench.core.levels import Level, LevelSet
+from workbench.core.presets import Preset, preset_to_toml
+from workbench.core.settings import SECTIONS, Settings, check
+from workbench.engine import checkpoint as ckpt
+from workbench.engine.device import keep_freed_memory, learner_threads, resolve_compute
+from workbench.engine.hooks import Hooks
+from workbench.engine.policies.api import PolicySpec
+from workbench.engine.policies.registry import make_policy, spec_for
+from workbench.engine.ppo.learner_process import OVERLAP_WORKER_NICE
+from workbench.engine.ppo.learners import make_learner
+from workbench.engine.run_store import RunStore, new_run_dir
+from workbench.engine.tensorboard_log import TensorBoardLog
+from workbench.engine.trainer import Trainer
+
+Placement = Literal["processes", "in_process"]
+EPISODES_DIR = "episodes"
+
+
+def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
+                  env_fns: Sequence[Callable] | None = None, vec_env=None,
+                  placement: Placement = "processes", device: str | None = None, threads: int | None = None,
+                  hooks: Hooks | None = None, init_weights: Path | None = None, resume_from: dict | None = None,
+                  record_dir: Path | None = None, movie_dir: str | None = None, file: str | None = None) -> Trainer:
+    """A trainer for `levels` with `settings` (a Settings or Preset); instead of levels, `env_fns` (picklable
+    zero-argument Gymnasium env constructors, placed like level envs) or a ready `vec_env` (e.g. RL²'s bandits).
+
+    `init_weights`: a checkpoint whose weights start the policy (fine-tuning; fresh optimizer); `resume_from`: a
+    loaded checkpoint to continue exactly (weights, optimizer, counters, RNGs); `record_dir`: where the envs
+    write episode movies; `file`: named in error messages. Raises `SettingsError`/`ValueError` naming the
+    problem before any process starts."""
+    settings = Settings.of(settings)
+    check(settings, file)
+    levels = [lv if isinstance(lv, Level) else Level.parse(str(lv)) for lv in (levels or [])]
+    from_levels = vec_env is None and env_fns is None
+    if from_levels:
+        require_playable(levels, settings.env, file or "the preset", "train")
+    compute = resolve_compute(device or settings.ppo.device, settings.ppo.precision)
+    if compute.device.type == "cpu":
+        keep_freed_memory()
+    torch.manual_seed(settings.run.seed)  # the policy's initial weights come from this seed
+    own_vec_env = vec_env is None
+    if own_vec_env:
+        nice = OVERLAP_WORKER_NICE if settings.ppo.overlap else 0  # the workers yield to the learner process
+        vec_env = _vec_env(list(env_fns) if env_fns is not None else _env_fns(settings, levels, record_dir),
+                           placement, nice)
+    learner = None
+    try:
+        obs_space, n_actions = vec_env.observation_space, int(vec_env.action_space.n)
+        policy = make_policy(_policy_spec(settings, obs_space, n_actions)).to(compute.device)
+        if resume_from is not None:
+            policy.load_state_dict(resume_from["model"])
+        elif init_weights is not None:
+            _load_weights(policy, Path(init_weights))
+        # Small MLPs gain nothing from intra-op threads and suffer badly when the cores are busy.
+        threads = threads or (learner_threads() if policy.spec.kind == "cnn" else 1)
+        rng = (resume_from or {}).get("rng") or {}
+        learner = make_learner(policy, settings, compute, vec_env.num_envs, obs_space,
+                               separate_process=settings.ppo.overlap, threads=threads,
+                               optimizer_state=(resume_from or {}).get("optimizer"), rng_state=rng.get("numpy"))
+        labels = resolve_action_set(levels[0].game, settings.env).labels if from_levels else ()
+        scale = float(settings.env.reward_scale) if from_levels else 1.0  # level envs scale their own rewards
+        trainer = Trainer(settings, vec_env, policy, learner, compute, hooks=hooks, reward_scale=scale,
+                          action_labels=labels, movie_dir=movie_dir)
+        if resume_from is not None:
+            trainer.restore(resume_from)
+        return trainer
+    except BaseException:
+        if learner is not None:
+            learner.close()
+        if own_vec_env:
+            vec_env.close()
+        raise
+
+
+@dataclass
+class Run:
+    """A trainer wired to its run folder."""
+
+    trainer: Trainer
+    store: RunStore
+    preset: Preset
+    resumed: bool = False
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    def train(self, total_steps: int | None = None, on_evaluate: Callable[[], None] | None = None) -> "Outcome":
+        """Train to `total_steps` (default ppo.total_steps), then what a finished run of its algorithm does next:
+        an RL² run plays `rl2.eval_trials` trials for its within-trial curve (`on_evaluate()` first). A failing
+        evaluation does not undo the training: its error is in the outcome, for the caller to report."""
+        from workbench.engine.rl2.evaluate import evaluate_after_training
+
+        state = self.trainer.run(total_steps)
+        outcome = Outcome(state, self.trainer.global_step, self.trainer.update)
+        try:
+            outcome.curve = evaluate_after_training(self.path, state, device=str(self.trainer.compute.device),
+                                                    on_start=on_evaluate)
+        except Exception as exc:  # noqa: BLE001 - the run itself finished and is saved
+            outcome.evaluation_error = exc
+        return outcome
+
+    def close(self) -> None:
+        self.trainer.close()
+
+
+@dataclass
+class Outcome:
+    state: str
+    """'finished' or 'stopped'."""
+    global_step: int
+    update: int
+    curve: Any = None
+    """RL²: (WithinTrialCurve, path of rl2_eval.json), or None."""
+    evaluation_error: Exception | None = None
+    """Why the after-training evaluation failed (the training itself is finished and saved)."""
+
+
+def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: str | None = None,
+              resume: bool = False, hooks: Hooks | None = None, device: str | None = None,
+              file: str | None = None, env_fns: Sequence[Callable] | None = None,
+              placement: Placement = "processes") -> Run:
+    """The trainer of `preset` writing a new run folder (`run_dir`, or one made under the runs folder from
+    `run_name` / the preset's name), or continuing the run in `run_dir` from its newest good checkpoint (`resume`,
+    its own config.toml as the preset). `hooks` (progress, live bridge) are called after the run folder's own;
+    `env_fns` replaces the preset's levels with your own envs (see `build_trainer`).
+    Errors name the file and the fix; no folder is made or touched before the settings and levels are known to
+    be good."""
+    checkpoint = None
+    if resume:
+        store = RunStore.open(run_dir)
+        preset = store.config()
+        file = file or str(store.path / "config.toml")
+        check(preset, file)
+        if env_fns is None:
+            require_playable(preset.levels.train, preset.env, file, "train")
+        _, checkpoint = ckpt.load_latest(store.checkpoints_dir)
+    else:
+        assert preset is not None, "a new run needs its preset"
+        check(preset, file)
+        if env_fns is None:
+            require_playable(preset.levels.train, preset.env, file or "the preset", "train")
+        if run_dir is None:
+            run_dir = new_run_dir(run_name, prefix=preset.name or "run")
+        store = RunStore.create(Path(run_dir), preset)
+    settings = Settings.of(preset)
+    own = Hooks()
+    own.add(store)
+    trainer = None
+    try:
+        record_dir = store.episodes_dir if settings.run.record_episodes else None
+        trainer = build_trainer(settings, preset.levels.train, env_fns=env_fns, placement=placement, device=device,
+                                hooks=own, resume_from=checkpoint, record_dir=record_dir, movie_dir=EPISODES_DIR,
+                                file=file)
+        if checkpoint is not None:  # what a killed run logged after its checkpoint is done again
+            store.truncate_after(trainer.update)
+        own.add(TensorBoardLog(store.tb_dir, purge_step=trainer.global_step,
+                               flush_every=settings.run.checkpoint_every))
+        extra = ckpt.policy_extra(trainer.policy.spec, preset_to_toml(_resolved(preset, trainer)),
+                                  trainer.action_labels)
+        best = float((checkpoint or {}).get("best_return", -math.inf))
+        checkpointer = ckpt.Checkpointer(store.checkpoints_dir, trainer.state_dict, extra,
+                                         settings.run.checkpoint_every, settings.run.keep_checkpoints, best)
+        checkpointer.update = trainer.update
+        # before the store's on_status: a run that says "finished" has its final checkpoint
+        own.on_status.insert(0, checkpointer.on_status)
+        own.on_update.append(checkpointer.on_update)
+        if record_dir is not None:
+            from workbench.replay.recorder import EpisodeRecorder
+
+            own.add(EpisodeRecorder(store.path, trainer.n_envs, settings.env.frame_skip, trainer.action_labels))
+        own.extend(hooks)
+        return Run(trainer, store, preset, resumed=checkpoint is not None)
+    except BaseException:
+        if trainer is not None:
+            trainer.close()
+        else:
+            store.close()
+        raise
+
+
+def _resolved(preset: Preset, trainer: Trainer) -> Preset:
+    """The preset as it ran (its levels and every setting)."""
+    return Preset(name=preset.name, description=preset.description,
+                  levels=LevelSet(list(preset.levels.train), list(preset.levels.test)),
+                  source_text=preset.source_text,  # the user's comments stay in what the checkpoint keeps
+                  **{name: getattr(trainer.settings, name) for name in SECTIONS})
+
+
+def _env_fns(settings: Settings, levels: list[Level], record_dir: Path | None) -> list[Callable]:
+    if not levels:
+        raise ValueError("no training levels: add at least one level to the preset")
+    n = settings.ppo.n_envs
+    if settings.run.algorithm == "rl2":  # each env plays trials of K episodes on a drawn level
+        from workbench.engine.rl2.trials import level_trial_env_thunk
+
+        k = settings.rl2.episodes_per_trial
+        return [level_trial_env_thunk(levels, settings.env, k, settings.run.seed, i, record_dir) for i in range(n)]
+    from workbench.engine.envs.retro import env_thunk
+
+    return [env_thunk(levels, settings.env, settings.run.seed, i, record_dir) for i in range(n)]
+
+
+def _vec_env(env_fns: list[Callable], placement: Placement, nice: int):
+    if placement == "in_process":
+        from workbench.engine.vec.in_process import InProcessVecEnv
+
+        return InProcessVecEnv(env_fns)
+    if placement == "processes":
+        from workbench.engine.vec.shm import ShmVecEnv
+
+        return ShmVecEnv(env_fns, nice=nice)
+    raise ValueError(f"unknown placement {placement!r}; use 'processes' or 'in_process'")
+
+
+def _policy_spec(settings: Settings, obs_space, n_actions: int) -> PolicySpec:
+    if settings.run.algorithm == "rl2":
+        from workbench.engine.rl2.policy import rl2_spec
+
+        return rl2_spec(obs_space.shape, n_actions, settings.rl2.hidden_size)
+    return spec_for(obs_space.shape, obs_space.dtype, n_actions)
+
+
+def _load_weights(policy, path: Path) -> None:
+    try:
+        policy.load_state_dict(ckpt.load(path)["model"])
+    except RuntimeError as exc:
+        raise ValueError(f"the policy in {path} does not fit these levels (different action set or observation "
+                         f"shape?): {str(exc).splitlines()[0]}") from None
+
