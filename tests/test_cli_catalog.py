@@ -103,3 +103,94 @@ def test_roms_import_needs_something_to_import(capsys):
     assert "--atari" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["roms"])
+
+
+CONTEST_BASES = ("SonicTheHedgehog-Genesis-v0", "SonicTheHedgehog2-Genesis-v0", "SonicAndKnuckles3-Genesis-v0")
+
+
+def test_catalog_search_custom_lists_the_16_custom_levels_and_what_they_need(capsys):
+    assert main(["catalog", "--search", "Custom"]) == 0
+    out = capsys.readouterr().out
+    assert "6 games" in out and "16 custom levels" in out
+    rows = [line for line in out.splitlines() if line.startswith("Sonic") and ".Custom " in line and ":" in line]
+    assert len(rows) == 16
+    assert sum(" leaderboard " in row for row in rows) == 5 and sum(" contest " in row for row in rows) == 11
+    for row in rows:  # each names its base ROM, unless it is already playable
+        assert " yes " in row or any(f"your {base} ROM (SHA-1 " in row or f"the installed {base} ROM" in row
+                                     for base in CONTEST_BASES), row
+
+
+def test_preset_check_of_the_sonic_contest_names_the_missing_base_roms(capsys):
+    assert main(["preset", "check", str(PRESETS_DIR / "sonic-contest.toml")]) == 1
+    out = capsys.readouterr().out
+    assert "47 train levels, 11 test levels (7 games)" in out
+    assert "Custom levels are built by `workbench roms import` from their base ROM:" in out
+    assert ("  SonicTheHedgehog-Genesis-v0 (missing): SonicTheHedgehogCustomKevin-Genesis (4 levels), "
+            "SonicTheHedgehogCustomCathy-Genesis (1 level)") in out
+    assert "  SonicTheHedgehog2-Genesis-v0 (missing): SonicTheHedgehog2CustomKevin-Genesis (3 levels)" in out
+    assert "  SonicAndKnuckles3-Genesis-v0 (missing): SonicAndKnuckles3CustomKevin-Genesis (3 levels)" in out
+    assert ("ROM missing: SonicTheHedgehogCustomKevin-Genesis is not installed (4 levels need it); base ROM "
+            "SonicTheHedgehog-Genesis-v0 is missing") in out
+    assert main(["preset", "check", str(PRESETS_DIR / "sonic-contest-leaderboard.toml")]) == 1
+    out = capsys.readouterr().out
+    assert "47 train levels, 5 test levels (5 games)" in out
+    assert "  SonicTheHedgehog2-Genesis-v0 (missing): SonicTheHedgehog2CustomLeaderboard-Genesis (2 levels)" in out
+
+
+def test_roms_import_builds_a_custom_level_and_status_lists_it(tmp_path):
+    import hashlib
+    import random
+
+    import pyxdelta
+
+    rng = random.Random(1)
+    base = rng.randbytes(64 * 1024)
+    target = bytearray(base)
+    target[100:400] = rng.randbytes(300)
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "base.md").write_bytes(base)
+    (files / "target.md").write_bytes(bytes(target))
+    root = tmp_path / "retro"
+    (root / "stable" / "Synth-Genesis-v0").mkdir(parents=True)
+    (root / "stable" / "Synth-Genesis-v0" / "rom.sha").write_text(hashlib.sha1(base).hexdigest())
+    custom = root / "contrib" / "SynthCustomKevin-Genesis"
+    custom.mkdir(parents=True)
+    assert pyxdelta.run(str(files / "base.md"), str(files / "target.md"), str(custom / "rom.delta"))
+    (custom / "rom.sha").write_text(hashlib.sha1(target).hexdigest())
+    (custom / "Zone.Custom.state").write_bytes(b"state")
+    (files / "target.md").unlink()
+    env = {"RETRO_DATA_PATH": str(root)}
+    before = _workbench("roms", "status", env=env)
+    assert "1 custom level (0 playable)" in before.stdout
+    assert "SynthCustomKevin-Genesis:Zone.Custom  contest  missing  your Synth-Genesis-v0 ROM (SHA-1 " in before.stdout
+    result = _workbench("roms", "import", str(files / "base.md"), env=env)
+    assert result.returncode == 0, result.stderr
+    base_file = files / "base.md"
+    assert f"patched    {base_file} -> SynthCustomKevin-Genesis (built from {base_file}" in result.stdout
+    assert "1 imported, 1 patched" in result.stdout
+    assert (custom / "rom.md").read_bytes() == bytes(target)
+    after = _workbench("roms", "status", "--json", env=env)
+    (level,) = json.loads(after.stdout)["custom_levels"]
+    assert level == {"level": "SynthCustomKevin-Genesis:Zone.Custom", "group": "contest", "rom_status": "ok",
+                     "base_game": "Synth-Genesis-v0", "base_shas": [hashlib.sha1(base).hexdigest()], "needs": ""}
+    listing = _workbench("catalog", "--search", "custom", "--json", env=env)
+    (game,) = json.loads(listing.stdout)
+    assert game["playable"] and game["patch_base"] == "Synth-Genesis-v0"
+
+
+def test_roms_doctor_says_what_an_unknown_file_looks_like(tmp_path, capsys):
+    import struct
+
+    rom = bytearray(0x40000)
+    rom[0x100:0x110], rom[0x150:0x180] = b"SEGA GENESIS    ", b"SONIC THE HEDGEHOG".ljust(48)
+    rom[0x180:0x18E], rom[0x1F0:0x1F3] = b"GM 00001009-00", b"JUE"
+    rom[0x18E:0x190] = struct.pack(">H", 0)  # the body is zeros: checksum 0 is right
+    path = tmp_path / "sonic.gen"
+    path.write_bytes(bytes(rom))
+    assert main(["roms", "doctor", str(path), str(tmp_path / "missing.md")]) == 1
+    out = capsys.readouterr().out
+    assert "looks like SONIC THE HEDGEHOG (Genesis header, serial GM 00001009-00, REV00, region JUE)" in out
+    assert ("SonicTheHedgehog-Genesis-v0: SHA-1 69e102855d4389c3fd1a8f3dc7d193f8eee5fe5b "
+            "(Sonic The Hedgehog (W) (REV01))") in out
+    assert f"{tmp_path / 'missing.md'}: cannot read it" in out

@@ -91,8 +91,8 @@ def test_folder_of_mixed_files_reports_every_file(retro_root, custom_dir, airstr
     results = import_roms([folder], progress=lambda d, t, p: calls.append((d, t)),
                           data_root=retro_root, custom_dirs=[custom_dir])
     assert len(results) == 5 and calls == [(i, 5) for i in range(1, 6)]
-    assert summarize(results) == {"imported": 2, "present": 1, "conflict": 0, "unknown": 2, "unreadable": 0,
-                                  "failed": 0}
+    assert summarize(results) == {"imported": 2, "patched": 0, "present": 1, "conflict": 0, "unknown": 2,
+                                  "unreadable": 0, "rejected": 0, "failed": 0}
     catalog = Catalog(retro_root, [custom_dir])
     assert catalog.is_playable(AIR) and catalog.is_playable("Pong-Atari2600-v0")
     assert (retro_root / "stable" / "Pong-Atari2600-v0" / "rom.a26").read_bytes() == pong.read_bytes()

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from workbench.catalog.contest_deltas import base_game_of
 from workbench.catalog.rom_hashes import RomHashCache
 from workbench.catalog.systems import (
     custom_integration_dirs, integration_dirs, retro_data_root, rom_extensions, system_of, systems,
@@ -45,6 +46,9 @@ class GameEntry:
     """Names of the game's JSON files other than data/metadata (scenario, contest, ...)."""
     needs_patch: bool
     """The integration ships a rom.delta: its ROM is a patched version of another game's ROM (contest levels)."""
+    patch_base: str | None = None
+    """For a `needs_patch` game: the game whose ROM its rom.delta patches (`workbench roms import` of that ROM
+    builds this one), when its id names it."""
 
     @property
     def playable(self) -> bool:
@@ -88,8 +92,9 @@ class Catalog:
                 folders.setdefault(name, []).append((kind, game_dir, files))
         hashes = RomHashCache()
         games = {}
+        with_sha = {name for name, found in folders.items() if any("rom.sha" in files for _, _, files in found)}
         for name in sorted(folders):
-            entry = _entry(name, folders[name], hashes)
+            entry = _entry(name, folders[name], hashes, with_sha)
             if entry is not None:
                 games[name] = entry
         hashes.save()
@@ -152,7 +157,8 @@ class Catalog:
         return difflib.get_close_matches(text, list(entry.states) if entry else [], n=n, cutoff=0.5)
 
 
-def _entry(name: str, folders: list[tuple[str, Path, set[str]]], hashes: RomHashCache) -> GameEntry | None:
+def _entry(name: str, folders: list[tuple[str, Path, set[str]]], hashes: RomHashCache,
+           games: set[str]) -> GameEntry | None:
     def first(filename: str) -> tuple[str, Path] | None:
         for kind, game_dir, files in folders:
             if filename in files:
@@ -186,6 +192,7 @@ def _entry(name: str, folders: list[tuple[str, Path, set[str]]], hashes: RomHash
             status = "ok" if hashes.sha1(rom_path) in expected else "mismatch"
         except OSError:
             status = "unreadable"
+    needs_patch = first("rom.delta") is not None
     scenarios = sorted({f[:-5] for _, _, files in folders for f in files
                         if f.endswith(".json") and f not in ("data.json", "metadata.json")})
     return GameEntry(
@@ -197,6 +204,7 @@ def _entry(name: str, folders: list[tuple[str, Path, set[str]]], hashes: RomHash
         rom_status=status,
         rom_path=str(rom_path) if rom_path else None,
         scenarios=tuple(scenarios),
-        needs_patch=first("rom.delta") is not None,
+        needs_patch=needs_patch,
+        patch_base=base_game_of(name, games) if needs_patch else None,
     )
 

@@ -123,7 +123,7 @@ def level_problems(level_set: LevelSet, env_config=None, catalog: "Catalog | Non
                     atari = ale_importable_games()
                 hint = ATARI_HINT if game in atari else IMPORT_HINT
                 if entry.needs_patch:
-                    hint = "its ROM is another game's ROM patched with the integration's rom.delta (VCDIFF); " + hint
+                    hint = _patch_hint(entry, catalog, hint)
                 count = len(game_levels)
                 if entry.rom_status == "missing":
                     message = (f"ROM missing: {game} is not installed ({count} level{'s' if count != 1 else ''} "
@@ -213,6 +213,18 @@ def validate_preset(preset: Preset, catalog: "Catalog", file: str = "<preset>",
                 reported.add((problem.severity, problem.message))
                 problems.append(Problem(problem.severity, file, line(problem, level), problem.message))
     return problems
+
+
+def _patch_hint(entry, catalog: "Catalog", hint: str) -> str:
+    """A custom level's ROM is built at import from its base game's ROM and rom.delta: name that base ROM."""
+    base = catalog.find(entry.patch_base) if entry.patch_base else None
+    if base is None:
+        return "its ROM is another game's ROM patched with the integration's rom.delta (VCDIFF); " + hint
+    if base.playable:
+        return (f"it is built from the installed base ROM of {base.id} and its rom.delta: run `workbench roms "
+                f"import {base.rom_path}`")
+    return (f"base ROM {base.id} is missing: import your copy with `workbench roms import PATH` and this one is "
+            "built from it with the integration's rom.delta")
 
 
 def _games_text(games: list[str]) -> str:

@@ -2,7 +2,9 @@
 every file and never replacing a ROM that is already installed.
 
 A file matches a game when its SHA-1 (after `stable_retro.data.groom_rom` strips copier headers) is listed in the
-game's rom.sha; it is then saved as the game's `rom.<ext>` in the integration folder holding that rom.sha.
+game's rom.sha; it is then saved as the game's `rom.<ext>` in the integration folder holding that rom.sha. A file
+that is the base of a game with a rom.delta (the Retro Contest's custom levels) also builds that game
+(`contest_deltas`); a file that matches nothing gets `rom_doctor`'s guess of what it is in its reason.
 """
 from __future__ import annotations
 
@@ -15,11 +17,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Literal
 
+from workbench.catalog.contest_deltas import PatchedGame, build, patched_games
+from workbench.catalog.rom_doctor import KnownGames, diagnose
 from workbench.catalog.rom_hashes import file_sha1
 from workbench.catalog.systems import integration_dirs, rom_extension_for
 from workbench.core.paths import atomic_write_bytes
 
-ImportStatus = Literal["imported", "present", "conflict", "unknown", "unreadable", "failed"]
+ImportStatus = Literal["imported", "present", "conflict", "unknown", "unreadable", "failed", "patched", "rejected"]
+STATUSES: tuple[ImportStatus, ...] = ("imported", "patched", "present", "conflict", "unknown", "unreadable",
+                                      "rejected", "failed")
 Progress = Callable[[int, int, str], None]
 MAX_ROM_BYTES = 0x2000000  # 32 MiB: the largest game stable-retro supports (groom_rom's limit)
 MAX_ZIP_DEPTH = 4
@@ -33,7 +39,9 @@ class ImportResult:
     path: str
     status: ImportStatus
     """'imported'; 'present' (the same ROM is already installed); 'conflict' (a different file is installed
-    for that game and was kept); 'unknown' (no game has this SHA-1); 'unreadable'; 'failed' (could not write)."""
+    for that game and was kept); 'unknown' (no game has this SHA-1); 'unreadable'; 'failed' (could not write);
+    'patched' (a custom level ROM built from this file and the game's rom.delta); 'rejected' (the game's rom.delta
+    did not make its ROM from this file, or is damaged: nothing written)."""
     game: str | None = None
     destination: str | None = None
     reason: str = ""
@@ -71,6 +79,13 @@ def known_hashes(data_root: Path | None = None, custom_dirs: list[Path] | None =
     return known
 
 
+def known_games(known: dict[str, KnownRom]) -> KnownGames:
+    games: dict[str, list[str]] = {}
+    for sha, rom in known.items():
+        games.setdefault(rom.game, []).append(sha)
+    return KnownGames({game: tuple(shas) for game, shas in games.items()}, {k: v.game for k, v in known.items()})
+
+
 def groom(name: str, stream: BinaryIO) -> tuple[bytes, str]:
     """(bytes to save, SHA-1 to match) via stable-retro's own `groom_rom`; ValueError when it is not a ROM."""
     import stable_retro.data
@@ -84,9 +99,14 @@ def groom(name: str, stream: BinaryIO) -> tuple[bytes, str]:
 
 
 class _Importer:
-    def __init__(self, known: dict[str, KnownRom]):
+    def __init__(self, known: dict[str, KnownRom], patched: dict[str, PatchedGame] | None = None):
         self.known = known
         self.results: list[ImportResult] = []
+        self.patched = patched or {}
+        self._base_shas = {sha for game in self.patched.values() for sha in game.base_shas}
+        self.bases: dict[str, tuple[str, bytes]] = {}
+        """Base ROMs of patched games seen in this import: SHA-1 -> (first file label, groomed bytes)."""
+        self._index: KnownGames | None = None
 
     # -- one candidate -------------------------------------------------------------------------
     def consider(self, label: str, name: str, stream: BinaryIO) -> ImportResult:
@@ -98,8 +118,37 @@ class _Importer:
             return self._add(label, "unreadable", reason=exc.strerror or str(exc))
         match = self.known.get(sha)
         if match is None:
-            return self._add(label, "unknown", reason=f"SHA-1 {sha} matches no game stable-retro knows")
+            diagnosis = diagnose(label, data, sha, self.index())
+            return self._add(label, "unknown", reason=f"SHA-1 {sha} matches no game stable-retro knows; "
+                             + diagnosis.summary())
+        if sha in self._base_shas:
+            self.bases.setdefault(sha, (label, data))
         return self._install(label, data, sha, match)
+
+    def index(self) -> KnownGames:
+        """The known games for `rom_doctor` (built on the first file that matches none)."""
+        if self._index is None:
+            self._index = known_games(self.known)
+        return self._index
+
+    # -- custom levels -------------------------------------------------------------------------
+    def build_patched(self) -> None:
+        """Build every patched game whose base ROM came by in this import (and was not itself imported as a
+        finished ROM); the base already installed is tried too, after the files given."""
+        done = {r.game for r in self.results if r.status in ("imported", "present")}
+        for game in self.patched.values():
+            offered = [self.bases[sha] for sha in game.base_shas if sha in self.bases]
+            if not offered or game.game in done:
+                continue
+            installed = game.installed_base()
+            if installed is not None and str(installed) not in {label for label, _ in offered}:
+                try:
+                    if file_sha1(installed) in set(game.base_shas) - set(self.bases):
+                        offered.append((str(installed), installed.read_bytes()))
+                except OSError:
+                    pass  # then only the files given are tried
+            result = build(game, offered)
+            self._add(result.source, result.status, result.game, result.destination, result.reason)
 
     def _install(self, label: str, data: bytes, sha: str, match: KnownRom) -> ImportResult:
         dest = match.game_dir / ("rom" + match.ext)
@@ -219,17 +268,19 @@ def import_roms(paths: Iterable[str | os.PathLike], progress: Progress | None = 
                 data_root: Path | None = None, custom_dirs: list[Path] | None = None) -> list[ImportResult]:
     """Import every ROM found in `paths` (files, folders walked recursively, zip archives also nested).
 
-    Returns one result per file looked at (per entry for archives), in order. `progress(done, total, path)` is
-    called after each file. `data_root`/`custom_dirs` default to stable-retro's data folder and the custom
+    Returns one result per file looked at (per entry for archives), in order, then one per custom level game
+    (a rom.delta integration) built from a base ROM among them. `progress(done, total, path)` is called after each
+    file. `data_root`/`custom_dirs` default to stable-retro's data folder and the custom
     integration folders (tests point them elsewhere).
     """
     files, missing = _expand(paths)
-    importer = _Importer(known_hashes(data_root, custom_dirs))
+    importer = _Importer(known_hashes(data_root, custom_dirs), patched_games(data_root, custom_dirs))
     importer.results.extend(missing)
     for done, path in enumerate(files, start=1):
         importer.file(path)
         if progress is not None:
             progress(done, len(files), str(path))
+    importer.build_patched()
     return importer.results
 
 
@@ -249,8 +300,28 @@ def import_atari(progress: Progress | None = None, data_root: Path | None = None
     return import_roms(ale_rom_files(), progress=progress, data_root=data_root)
 
 
+def diagnose_file(path: Path, data_root: Path | None = None, custom_dirs: list[Path] | None = None) -> dict:
+    """`rom_doctor`'s report on one file (a zip is read as a whole, as an arcade set; `import` looks inside):
+    {'path', 'sha1', 'game' (the game it already matches, or None), 'summary', 'lines'}. OSError if unreadable."""
+    known = known_hashes(data_root, custom_dirs)
+    with open(path, "rb") as f:
+        try:
+            data, sha = groom(path.name, f)
+        except ValueError as exc:
+            reason = _not_rom_reason(exc)
+            return {"path": str(path), "sha1": None, "game": None, "summary": reason,
+                    "lines": [f"{path}: {reason}"]}
+    match = known.get(sha)
+    if match is not None:
+        line = f"{path}: SHA-1 {sha} is the ROM of {match.game}; `workbench roms import` installs it"
+        return {"path": str(path), "sha1": sha, "game": match.game, "summary": line, "lines": [line]}
+    diagnosis = diagnose(str(path), data, sha, known_games(known))
+    return {"path": str(path), "sha1": sha, "game": None, "summary": diagnosis.summary(),
+            "lines": diagnosis.report()}
+
+
 def summarize(results: Iterable[ImportResult]) -> dict[str, int]:
-    counts = {status: 0 for status in ("imported", "present", "conflict", "unknown", "unreadable", "failed")}
+    counts = {status: 0 for status in STATUSES}
     for result in results:
         counts[result.status] += 1
     return counts

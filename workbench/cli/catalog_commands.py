@@ -25,9 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--atari", action="store_true", help="import the Atari 2600 ROMs that ship inside ale-py")
     imp.add_argument("--json", action="store_true", help="print one JSON result per file")
     imp.set_defaults(handler=_roms_import)
-    status = roms_sub.add_parser("status", help="where ROMs go and which games are playable")
+    status = roms_sub.add_parser("status", help="where ROMs go, which games are playable, what custom levels need")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=_roms_status)
+    doctor = roms_sub.add_parser("doctor", help="say what a ROM file that matches no game most likely is",
+                                 description="Read each file's header (Genesis, NES, SNES, Game Boy, GBA, Master "
+                                 "System, N64; Atari 2600 by size) and name the closest games stable-retro knows "
+                                 "with the SHA-1s they expect.")
+    doctor.add_argument("paths", nargs="+", metavar="FILE", help="ROM files")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(handler=_roms_doctor)
 
     preset = sub.add_parser("preset", help="check and list presets (level sets + settings)")
     preset_sub = preset.add_subparsers(dest="preset_command", metavar="ACTION", required=True)
@@ -66,7 +73,23 @@ def _catalog(args: argparse.Namespace) -> int:
     playable = sum(g.playable for g in games)
     print(f"{len(games)} games, {playable} playable" + (
         "" if playable else "; import ROMs with `workbench roms import PATH` or `--atari`"))
+    _print_custom_levels(catalog, games)
     return 0
+
+
+def _print_custom_levels(catalog, games=None) -> list:
+    """The rom.delta games' levels with what each needs (nothing printed when there are none)."""
+    from workbench.catalog.contest_levels import custom_levels
+
+    levels = custom_levels(catalog, games)
+    if levels:
+        ready = sum(level.rom_status == "ok" for level in levels)
+        print(f"\n{_count(len(levels), 'custom level')} ({ready} playable), built by `workbench roms import` from "
+              "the base ROM and the integration's rom.delta:")
+        rows = [[lv.level, lv.group, "yes" if lv.rom_status == "ok" else lv.rom_status, lv.needs or "-"]
+                for lv in levels]
+        print(_table(rows, ["LEVEL", "SET", "ROM", "NEEDS"]))
+    return levels
 
 
 def _roms_import(args: argparse.Namespace) -> int:
@@ -91,14 +114,18 @@ def _roms_import(args: argparse.Namespace) -> int:
             print(f"{r.status:<10} {r.path}{game}{reason}")
         counts = summarize(results)
         print(", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no files found")
+        if counts["unknown"] and not args.atari:
+            print("`workbench roms doctor FILE` says more about a file that matches no game")
         if args.atari and not args.paths and counts["unknown"]:
             print(f"({counts['unknown']} of ale-py's ROMs are games stable-retro has no integration for)")
     counts = summarize(results)
-    return 1 if counts["failed"] or (args.paths and not any(counts[s] for s in ("imported", "present"))) else 0
+    return 1 if counts["failed"] or (args.paths and not any(counts[s] for s in ("imported", "patched", "present"))) \
+        else 0
 
 
 def _roms_status(args: argparse.Namespace) -> int:
     from workbench.catalog.catalog import Catalog
+    from workbench.catalog.contest_levels import custom_levels
 
     catalog = Catalog()
     games = catalog.games()
@@ -107,7 +134,8 @@ def _roms_status(args: argparse.Namespace) -> int:
     if args.json:
         json.dump({"data_root": str(catalog.data_root), "custom_integrations": [str(p) for p in catalog.custom_dirs],
                    "games": len(games), "playable": [g.id for g in playable],
-                   "bad_roms": [{"game": g.id, "path": g.rom_path, "status": g.rom_status} for g in broken]},
+                   "bad_roms": [{"game": g.id, "path": g.rom_path, "status": g.rom_status} for g in broken],
+                   "custom_levels": [level.to_json() for level in custom_levels(catalog)]},
                   sys.stdout, indent=1)
         print()
         return 0
@@ -123,7 +151,31 @@ def _roms_status(args: argparse.Namespace) -> int:
         print(f"  bad ROM: {g.id}: {g.rom_path} is {g.rom_status}; delete it and import the right file")
     if len(playable) <= 1:
         print("Import more: `workbench roms import --atari` (ships with ale-py) or `workbench roms import PATH`.")
+    _print_custom_levels(catalog)
     return 0
+
+
+def _roms_doctor(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench.catalog.roms import diagnose_file
+
+    reports = []
+    for raw in args.paths:
+        try:
+            reports.append(diagnose_file(Path(raw)))
+        except OSError as exc:
+            reports.append({"path": raw, "error": exc.strerror or str(exc)})
+    if args.json:
+        json.dump(reports, sys.stdout, indent=1)
+        print()
+        return 0 if all("error" not in r for r in reports) else 1
+    for report in reports:
+        if "error" in report:
+            print(f"{report['path']}: cannot read it ({report['error']})")
+        else:
+            print("\n".join(report["lines"]))
+    return 0 if all("error" not in r for r in reports) else 1
 
 
 def _count(n: int, noun: str) -> str:
@@ -133,7 +185,10 @@ def _count(n: int, noun: str) -> str:
 def _preset_check(args: argparse.Namespace) -> int:
     from workbench.catalog.level_checks import check_preset_file
 
-    result = check_preset_file(args.file)
+    from workbench.catalog.catalog import Catalog
+
+    catalog = Catalog()
+    result = check_preset_file(args.file, catalog)
     if result.preset is not None:
         levels = result.preset.levels
         print(f"{args.file}: {_count(len(levels.train), 'train level')}, {_count(len(levels.test), 'test level')} "
@@ -142,8 +197,27 @@ def _preset_check(args: argparse.Namespace) -> int:
         print(problem)
     if result.missing_roms:
         print(f"Missing ROMs: {', '.join(result.missing_roms)}")
+        _print_missing_bases(catalog, result)
     print(f"{_count(len(result.errors), 'error')}, {_count(len(result.warnings), 'warning')}")
     return 0 if result.ok else 1
+
+
+def _print_missing_bases(catalog, result) -> None:
+    """Which base ROM each unbuilt custom (rom.delta) game of the preset is built from at import."""
+    levels = result.preset.levels.train + result.preset.levels.test
+    bases: dict[str, list[str]] = {}
+    for game in result.missing_roms:
+        entry = catalog.find(game)
+        if entry is not None and entry.needs_patch:
+            count = sum(level.game == game for level in levels)
+            bases.setdefault(entry.patch_base or "a base ROM its id does not name", []).append(
+                f"{game} ({_count(count, 'level')})")
+    if not bases:
+        return
+    print("Custom levels are built by `workbench roms import` from their base ROM:")
+    for base, games in bases.items():
+        state = "installed: import it again to build them" if catalog.is_playable(base) else "missing"
+        print(f"  {base} ({state}): {', '.join(games)}")
 
 
 def _preset_list(args: argparse.Namespace) -> int:
