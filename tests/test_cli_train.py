@@ -149,3 +149,94 @@ def test_the_run_process_fails_fast_on_a_bad_setting(tmp_path):
     assert status["state"] == "failed" and "ppo.n_minibatches = 0 must be at least 1" in status["error"]
     assert "launch-preset.toml" in status["error"]
     assert not (run_dir / "config.toml").exists()  # refused before the folder became a run
+
+
+@pytest.mark.slow
+def test_a_second_writer_of_a_running_run_is_refused_with_the_holders_pid(tmp_path):
+    """The user report: `train --run-name dup` in one shell, `train --resume dup` in another while the first
+    still runs. The second is refused before it writes anything; the first trains on, alone."""
+    preset = tiny_preset(tmp_path)
+    run = runs_dir() / "dup"
+    first = start_train(str(preset), "--steps", "100000", "--run-name", "dup")
+    try:
+        wait_for_updates(run, 1, first)
+        for second in (["--resume", "dup"], [str(preset), "--run-name", "dup"]):
+            refused = subprocess.run([sys.executable, "-m", "workbench", "train", *second, "--steps", "100000"],
+                                     capture_output=True, text=True, timeout=120)
+            assert refused.returncode == 2, refused.stderr
+            assert "dup" in refused.stderr and refused.stderr.count("\n") <= 2  # one clear message
+            if second[0] == "--resume":
+                assert f"pid {first.pid}" in refused.stderr and "workbench train" in refused.stderr
+                assert "watch it in the window" in refused.stderr
+            else:
+                assert "already exists" in refused.stderr
+            assert RunStore.open(run).status()["pid"] == first.pid  # status.json is still the first's
+        wait_for_updates(run, _update_count(run) + 1, first)  # still training, alone
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(30)
+    assert first.returncode == 0, err
+    store = RunStore.open(run)
+    updates = [u["update"] for u in store.updates()]
+    assert updates == list(range(1, len(updates) + 1))
+    lineages = {tuple(w["writer"] for w in ckpt.load(p)["lineage"]) for p in ckpt.numbered(run / "checkpoints")}
+    assert len(lineages) == 1 and len(next(iter(lineages))) == 1  # one writer made every checkpoint
+
+
+def _update_count(run: Path) -> int:
+    return len(RunStore.open(run).updates())
+
+
+def _session_processes(sid: int) -> list[int]:
+    """Live processes of session `sid` (a run process started in its own session and everything it started,
+    also after they were re-parented)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault, cause", [
+    ("env1/start@1", "env worker 1 was killed by signal 9"),             # a worker that dies at start
+    ("learner/update@1=raise", "fault injected at learner/update"),      # the learner raises in its first update
+    ("run/atomic_write:ckpt_*@1=raise", "fault injected at run/atomic_write ckpt_"),  # the trainer's own side
+], ids=["worker-dies-at-start", "learner-raises", "trainer-raises"])
+def test_a_failure_inside_a_started_run_process_ends_it_at_once(tmp_path, fault, cause):
+    """What the GUI starts: any exception, also before the first update, ends the run process non-zero with
+    status.json failed and the cause, every child and shared-memory segment released; nothing waits on a dead
+    child."""
+    import json
+    import os
+
+    run_dir = tmp_path / "failing"
+    run_dir.mkdir()
+    (run_dir / "launch-preset.toml").write_text(tiny_preset(tmp_path).read_text())
+    (run_dir / "launch.json").write_text(json.dumps({"preset": "launch-preset.toml", "total_steps": 100000}))
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.bridge.run_process", str(run_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, WORKBENCH_FAULT=fault))
+    try:
+        _, err = proc.communicate(timeout=180)  # a hang detector: the run process must end by itself
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    assert proc.returncode == 1, err
+    status = RunStore(run_dir).status()
+    assert status["state"] == "failed" and cause in status["error"], status
+    deadline = time.monotonic() + 10  # what the run process started is gone with it (re-parented ones too)
+    while _session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _session_processes(proc.pid)
+    assert not list(Path("/dev/shm").glob(f"wb_{proc.pid}_*"))
+    assert not (run_dir / "bridge.json").exists()

@@ -19,6 +19,9 @@ What is decided here and nowhere else:
 from __future__ import annotations
 
 import math
+import os
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -37,7 +40,7 @@ from workbench.engine.policies.api import PolicySpec
 from workbench.engine.policies.registry import make_policy, spec_for
 from workbench.engine.ppo.learner_process import OVERLAP_WORKER_NICE
 from workbench.engine.ppo.learners import make_learner
-from workbench.engine.run_store import RunStore, new_run_dir
+from workbench.engine.run_store import RunLock, RunStore, new_run_dir
 from workbench.engine.tensorboard_log import TensorBoardLog
 from workbench.engine.trainer import Trainer
 
@@ -103,12 +106,13 @@ def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
 
 @dataclass
 class Run:
-    """A trainer wired to its run folder."""
+    """A trainer wired to its run folder, holding the folder's writer lock until `close()` (or the process's end)."""
 
     trainer: Trainer
     store: RunStore
     preset: Preset
     resumed: bool = False
+    lock: RunLock | None = None
 
     @property
     def path(self) -> Path:
@@ -130,7 +134,11 @@ class Run:
         return outcome
 
     def close(self) -> None:
-        self.trainer.close()
+        try:
+            self.trainer.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 @dataclass
@@ -148,22 +156,37 @@ class Outcome:
 def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: str | None = None,
               resume: bool = False, hooks: Hooks | None = None, device: str | None = None,
               file: str | None = None, env_fns: Sequence[Callable] | None = None,
-              placement: Placement = "processes") -> Run:
+              placement: Placement = "processes", lock: RunLock | None = None,
+              writer: str = "workbench train") -> Run:
     """The trainer of `preset` writing a new run folder (`run_dir`, or one made under the runs folder from
     `run_name` / the preset's name), or continuing the run in `run_dir` from its newest good checkpoint (`resume`,
     its own config.toml as the preset). `hooks` (progress, live bridge) are called after the run folder's own;
     `env_fns` replaces the preset's levels with your own envs (see `build_trainer`).
+
+    One writer per run folder: the folder's `RunLock` is taken (as `writer`, named to whoever is refused) before
+    anything in it is written, or `lock`, already held, is used; the `Run` holds it until `close()`. A second
+    writer gets `RunLockedError` naming the holder's pid. A failure after the folder became a run (a worker that
+    dies at start, ...) leaves status.json failed with its cause.
     Errors name the file and the fix; no folder is made or touched before the settings and levels are known to
     be good."""
     checkpoint = None
+    own_lock = lock is None
     if resume:
-        store = RunStore.open(run_dir)
-        preset = store.config()
-        file = file or str(store.path / "config.toml")
-        check(preset, file)
-        if env_fns is None:
-            require_playable(preset.levels.train, preset.env, file, "train")
-        _, checkpoint = ckpt.load_latest(store.checkpoints_dir)
+        path = RunStore.open(run_dir).path
+        lock = lock or RunLock.acquire(path, writer)
+        try:
+            store = RunStore(path)
+            preset = store.config()
+            file = file or str(store.path / "config.toml")
+            check(preset, file)
+            if env_fns is None:
+                require_playable(preset.levels.train, preset.env, file, "train")
+            _, checkpoint = ckpt.load_latest(store.checkpoints_dir)
+            store.check_metrics()
+        except BaseException:
+            if own_lock:
+                lock.release()
+            raise
     else:
         assert preset is not None, "a new run needs its preset"
         check(preset, file)
@@ -171,7 +194,13 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
             require_playable(preset.levels.train, preset.env, file or "the preset", "train")
         if run_dir is None:
             run_dir = new_run_dir(run_name, prefix=preset.name or "run")
-        store = RunStore.create(Path(run_dir), preset)
+        lock = lock or RunLock.acquire(Path(run_dir), writer)
+        try:
+            store = RunStore.create(Path(run_dir), preset)
+        except BaseException:
+            if own_lock:
+                lock.release()
+            raise
     settings = Settings.of(preset)
     own = Hooks()
     own.add(store)
@@ -187,6 +216,10 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
                                flush_every=settings.run.checkpoint_every))
         extra = ckpt.policy_extra(trainer.policy.spec, preset_to_toml(_resolved(preset, trainer)),
                                   trainer.action_labels)
+        # which writer made each checkpoint, from which update on: a folder's checkpoints form one chain
+        extra["lineage"] = list((checkpoint or {}).get("lineage") or []) + [
+            {"writer": secrets.token_hex(6), "pid": os.getpid(), "from_update": trainer.update,
+             "started": time.time()}]
         best = float((checkpoint or {}).get("best_return", -math.inf))
         checkpointer = ckpt.Checkpointer(store.checkpoints_dir, trainer.state_dict, extra,
                                          settings.run.checkpoint_every, settings.run.keep_checkpoints, best)
@@ -199,12 +232,20 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
 
             own.add(EpisodeRecorder(store.path, trainer.n_envs, settings.env.frame_skip, trainer.action_labels))
         own.extend(hooks)
-        return Run(trainer, store, preset, resumed=checkpoint is not None)
-    except BaseException:
-        if trainer is not None:
-            trainer.close()
-        else:
-            store.close()
+        return Run(trainer, store, preset, resumed=checkpoint is not None, lock=lock)
+    except BaseException as exc:
+        try:
+            if trainer is not None:
+                trainer.close()
+            else:
+                store.close()
+            if isinstance(exc, KeyboardInterrupt):
+                store.mark_failed("interrupted before training began", keep_recorded=False, state="stopped")
+            else:
+                store.mark_failed(f"{type(exc).__name__}: {exc}", keep_recorded=False)
+        finally:
+            if own_lock:
+                lock.release()
         raise
 
 

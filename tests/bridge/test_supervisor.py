@@ -185,3 +185,50 @@ def test_resumability_is_computed_once_per_change_of_the_checkpoints(tmp_path, m
     os.utime(checkpoints, ns=(stamp, stamp))
     assert not supervisor.can_resume(handle)
     assert len(loads) == 2
+
+
+def test_a_run_another_process_writes_is_running_elsewhere_and_is_never_written_twice(tmp_path):
+    """The window's side of one writer per run: a run written by another process (a terminal's `workbench
+    train`) shows as running elsewhere; it cannot be resumed and a run process started on it anyway leaves it
+    alone; watching it follows it; when its writer ends, the run shows what that writer left."""
+    from run_writers import start_writer, stop_writer
+
+    from workbench.bridge.run_process import LOCKED_EXIT
+    from workbench.bridge.supervisor import ELSEWHERE
+    from workbench.engine.run_store import RunStore
+
+    supervisor, handle = _ended_run(tmp_path)
+    RunStore(handle.run_dir).write_status("stopped", update=1, global_step=64)
+    assert supervisor.can_resume(handle)
+    writer = start_writer(handle.run_dir)
+    try:
+        messages = handle.poll()
+        assert handle.state == ELSEWHERE and handle.writer["pid"] == writer.pid
+        assert messages and messages[-1].state == ELSEWHERE
+        assert not supervisor.can_resume(handle) and handle not in supervisor.active()
+        with pytest.raises(ValueError, match=f"running elsewhere.*pid {writer.pid}"):
+            supervisor.resume(handle)
+        assert not (handle.run_dir / "launch.json").exists()
+        assert Supervisor(tmp_path / "runs").attach(handle.run_dir).state == ELSEWHERE  # as a new window sees it
+
+        status = (handle.run_dir / "status.json").read_bytes()
+        other = Supervisor(tmp_path / "runs")
+        refused = other.start_dir(handle.run_dir)  # a run process on it anyway: it takes nothing over
+        process = refused.process
+        _poll_until(other, refused, lambda: refused.state == ELSEWHERE and process.poll() is not None, 60)
+        assert process.returncode == LOCKED_EXIT
+        assert "being written by another process" in (handle.run_dir / "bridge.log").read_text()
+        assert (handle.run_dir / "status.json").read_bytes() == status
+
+        handle.follow()
+        assert handle.watching and handle.state == "running" and handle.pid == writer.pid
+        handle.poll()
+        assert handle.state == "running"
+    finally:
+        stop_writer(writer)
+    deadline = time.monotonic() + 30
+    while handle.state != "failed" and time.monotonic() < deadline:
+        handle.poll()
+        time.sleep(0.05)
+    assert handle.state == "failed" and handle.error == "the process writing it ended" and not handle.watching
+    assert (handle.run_dir / "status.json").read_bytes() == status  # the window wrote nothing into it

@@ -236,8 +236,9 @@ class LiveBridge:
         self.broadcaster.publish(record)
 
     def close(self) -> None:
-        if self.broadcaster is not None:
-            self.broadcaster.close()
+        if self.broadcaster is None:
+            return  # never attached: bridge.json, if any, is not ours
+        self.broadcaster.close()
         try:
             (self.run_dir / BRIDGE_FILE).unlink()
         except FileNotFoundError:

@@ -4,7 +4,9 @@ Started by `bridge.supervisor` as `python -m workbench.bridge.run_process RUN_DI
 outlives the GUI that started it. It builds the run with `launcher.build_run` from `RUN_DIR/launch.json`, adds
 the live bridge's hooks (`bridge.live_bridge`: `bridge.json` says how a GUI (re-)attaches; frames stay in the vec
 env's shared memory, written only while a GUI is connected) and trains; a failure at any point, also before the
-first update, ends the process with status.json saying failed and why.
+first update, ends the process with status.json saying failed and why. It holds the run folder's writer lock
+(`engine.run_store.RunLock`) from before it reads anything to its exit; a folder another process writes is left
+untouched (exit status 3, the holder named on stderr).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import traceback
 from pathlib import Path
 
 from workbench.bridge import protocol
-from workbench.bridge.live_bridge import LiveBridge
+from workbench.bridge.live_bridge import BRIDGE_FILE, LiveBridge
 
 LAUNCH_FILE = "launch.json"
 LAUNCH_PRESET = "launch-preset.toml"
@@ -36,14 +38,25 @@ def _on_sigterm(bridge: LiveBridge, trainer) -> None:
     trainer.stop()
 
 
+LOCKED_EXIT = 3
+"""Exit status when another process already writes the run folder (nothing was written)."""
+WRITER = "the window's run process"
+
+
 def main(argv: list[str] | None = None) -> int:
     from workbench.core.presets import load_preset
     from workbench.engine.hooks import Hooks
-    from workbench.engine.run_store import RunStore
+    from workbench.engine.run_store import RunLock, RunLockedError, RunStore
     from workbench.launcher import build_run
 
     argv = sys.argv[1:] if argv is None else argv
     run_dir = Path(argv[0]).resolve()
+    try:  # before anything in the folder is read or written: one writer per run folder
+        lock = RunLock.acquire(run_dir, WRITER)
+    except RunLockedError as exc:  # status.json, bridge.json and launch.json are the holder's: touch nothing
+        print(str(exc), file=sys.stderr, flush=True)
+        return LOCKED_EXIT
+    (run_dir / BRIDGE_FILE).unlink(missing_ok=True)  # a killed predecessor's: windows must not try it
     bridge = LiveBridge(run_dir)
     run = None
     try:
@@ -59,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         resume = bool(launch.get("resume"))
         preset_file = run_dir / launch.get("preset", LAUNCH_PRESET)
         preset = None if resume else load_preset(preset_file)
-        run = build_run(preset, run_dir, resume=resume, file=str(preset_file),
+        run = build_run(preset, run_dir, resume=resume, file=str(preset_file), lock=lock, writer=WRITER,
                         hooks=Hooks(on_step=[bridge.on_step], on_episode=[bridge.on_episode],
                                     on_update=[bridge.on_update]))
         bridge.attach(run.trainer, [str(level) for level in run.preset.levels.train])
@@ -89,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         bridge.close()
-        if run is not None:
-            run.close()
+        try:
+            if run is not None:
+                run.close()
+        finally:
+            lock.release()
 
 
 if __name__ == "__main__":

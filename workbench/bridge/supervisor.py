@@ -8,6 +8,7 @@ store's) what state it is in. The GUI calls `poll()` from its timer: nothing her
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -21,13 +22,18 @@ from pathlib import Path
 
 from workbench.bridge import protocol
 from workbench.bridge.live_bridge import BRIDGE_FILE
-from workbench.bridge.run_process import LAUNCH_FILE, LAUNCH_PRESET, LOG_FILE
+from workbench.bridge.run_process import LAUNCH_FILE, LAUNCH_PRESET, LOCKED_EXIT, LOG_FILE
 from workbench.core.frames import FrameReader
 from workbench.core.paths import SHM_PREFIX, atomic_write_text, runs_dir
 from workbench.core.processes import pid_alive
 from workbench.core.records import EpisodeRecord, UpdateRecord
 
 FINAL_STATES = ("finished", "failed", "stopped")
+ELSEWHERE = "running elsewhere"
+"""A run another live process writes (`workbench train` in a terminal, another window): it holds the run
+folder's writer lock. The window offers to watch it (`RunHandle.follow`), never to start or resume it."""
+LOCK_CHECK_S = 1.0
+"""How often a handle that is not live looks at its run folder's writer lock (one open + flock)."""
 RUN_CONFIG = "config.toml"
 """The resolved preset the run store keeps in every run folder."""
 
@@ -59,9 +65,15 @@ class RunHandle:
     hello: protocol.Hello | None = None
     global_step: int = 0
     _conn: object = None
+    writer: dict | None = None
+    """While another process writes the run: its lock file's {pid, what, since}."""
+    watching: bool = False
+    """The user chose to watch a run that runs elsewhere (`follow()`): its stream when it has one, else its
+    store."""
     _frames: FrameReader | None = None
     _frame_shm: str | None = None
     _started: float = field(default_factory=time.monotonic)
+    _lock_checked: float = -math.inf
 
     @property
     def name(self) -> str:
@@ -111,9 +123,64 @@ class RunHandle:
             return self.process.poll() is None
         return self.pid is not None and pid_alive(self.pid)
 
+    def follow(self) -> None:
+        """Watch a run that runs elsewhere: connect to its live stream if it has one (a run a window started),
+        else follow what it writes to its run folder."""
+        if self.state != ELSEWHERE or self.writer is None:
+            return
+        self.watching = True
+        self.process, self.pid = None, self.writer.get("pid")  # a process of ours that wrote it earlier is over
+        status = read_status(self.run_dir)
+        self.state = status.get("state") if status.get("state") in ("running", "paused") else "running"
+        self.error = ""
+
+    def _check_writer(self, messages: list) -> None:
+        """Notice another process writing this run (it holds the folder's lock), or that process's end."""
+        now = time.monotonic()
+        if now - self._lock_checked < LOCK_CHECK_S:
+            return
+        self._lock_checked = now
+        from workbench.engine.run_store import lock_holder
+
+        holder = lock_holder(self.run_dir)
+        if holder is None:
+            if self.writer is not None:
+                self._writer_gone(messages)
+            return
+        pid = holder.get("pid")
+        followed = (self.watching or (self.process is not None and pid == self.process.pid)
+                    or (self.process is None and pid == self.pid and self.state not in FINAL_STATES + (ELSEWHERE,)))
+        # watched or elsewhere: another's run, whose end we only read; ours (or re-attached): ends as ours do
+        self.writer = holder if self.watching or not followed else None
+        if not followed and self.state != ELSEWHERE:
+            self._disconnect()
+            if self.process is not None and self.process.poll() is not None:
+                self.process = None  # ours ended earlier; the run's life goes on in the other process
+            self.pid, self.state, self.error = pid, ELSEWHERE, ""
+            messages.append(protocol.Status(self.state, self.global_step))
+
+    def _writer_gone(self, messages: list) -> None:
+        """The other process let go of the run: show what it left in status.json (a run killed while
+        "running" failed), without touching the run's files: they were never ours."""
+        self._disconnect()
+        self.writer, self.watching = None, False
+        status = read_status(self.run_dir)
+        state = status.get("state", "unknown")
+        self.state = state if state in FINAL_STATES else "failed"
+        self.error = status.get("error") or ("" if state in FINAL_STATES else "the process writing it ended")
+        self.global_step = max(self.global_step, int(status.get("global_step") or 0))
+        messages.append(protocol.Status(self.state, self.global_step, self.error))
+
     def poll(self) -> list:
-        """Connect when the process is ready, read every pending message, notice death. Never blocks long."""
+        """Connect when the process is ready, read every pending message, notice death and other writers.
+        Never blocks long."""
         messages: list = []
+        if self._conn is None:
+            self._check_writer(messages)
+        if self.state == ELSEWHERE:
+            if self.process is not None and self.process.poll() is not None:
+                self.process = None  # ours (refused: the other writer was first) has ended
+            return messages  # not ours, and not watched: nothing to read
         if self._conn is None and self.state not in FINAL_STATES:
             self._try_connect(messages)
         while self._conn is not None:
@@ -126,7 +193,9 @@ class RunHandle:
                 break
             self._apply(message)
             messages.append(message)
-        if self._conn is None and self.state not in FINAL_STATES and not self.process_alive() and self.pid:
+        if self.writer is not None and self._conn is None and not self.process_alive():
+            self._writer_gone(messages)  # a run another process wrote ended: its own files say how
+        elif self._conn is None and self.state not in FINAL_STATES and not self.process_alive() and self.pid:
             self._finish_dead(messages)
         elif self._conn is None and self.state not in FINAL_STATES and self.pid is None and self.process is None:
             self._finish_dead(messages)
@@ -179,6 +248,11 @@ class RunHandle:
         """The process is gone without saying goodbye (killed, crashed): the run failed unless its store says
         it ended."""
         code = self.process.returncode if self.process is not None else None
+        if code == LOCKED_EXIT:  # our run process found another writer and left everything to it
+            self._lock_checked = -math.inf
+            self._check_writer(messages)
+            if self.state == ELSEWHERE:
+                return
         status = read_status(self.run_dir)
         if status.get("state") in ("finished", "failed") and status.get("pid") == self.pid:
             self.state = status["state"]
@@ -249,7 +323,10 @@ class RunHandle:
         return False
 
     def kill(self) -> None:
-        """Last resort: end the process group (the run process and its env workers)."""
+        """Last resort: end the process group (the run process and its env workers); never a run another
+        process writes."""
+        if self.writer is not None or self.state == ELSEWHERE:
+            return
         if self.pid and self.process_alive():
             try:
                 os.killpg(self.pid, signal.SIGKILL)
@@ -260,6 +337,14 @@ class RunHandle:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+
+
+def _bridge_pid(run_dir: Path) -> int | None:
+    """The pid in bridge.json: the run process a window can connect to."""
+    try:
+        return json.loads((Path(run_dir) / BRIDGE_FILE).read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _write_failed_status(run_dir: Path, pid: int | None, error: str) -> None:
@@ -349,6 +434,10 @@ class Supervisor:
         (if any) and config.toml readable, and a numbered checkpoint that loads."""
         if handle.state not in ("stopped", "failed") or handle.process_alive():
             return False
+        from workbench.engine.run_store import lock_holder
+
+        if lock_holder(handle.run_dir) is not None:  # another process writes it (the next poll shows so)
+            return False
         run_dir = Path(handle.run_dir)
         try:
             key = (run_dir / "checkpoints").stat().st_mtime_ns
@@ -363,6 +452,11 @@ class Supervisor:
     def resume(self, handle: RunHandle) -> RunHandle:
         """Continue a run that is not going from its newest good checkpoint, in a new run process; the new
         handle replaces the old one (same name). Raises ValueError when it cannot be resumed."""
+        from workbench.engine.run_store import RunLockedError, lock_holder
+
+        holder = lock_holder(handle.run_dir)
+        if holder is not None:
+            raise ValueError(f"{handle.name} is {ELSEWHERE}: " + str(RunLockedError(handle.run_dir, holder)))
         launch = _resume_launch(handle.run_dir) if self.can_resume(handle) else None
         if launch is None:
             raise ValueError(f"{handle.name} cannot be resumed ({handle.state}): only a stopped or failed run "
@@ -377,7 +471,13 @@ class Supervisor:
         status = read_status(run_dir)
         handle = RunHandle(run_dir=run_dir, pid=status.get("pid"))
         state = status.get("state", "unknown")
-        if handle.pid and pid_alive(int(handle.pid)) and state in ("running", "paused", "starting"):
+        from workbench.engine.run_store import lock_holder
+
+        holder = lock_holder(run_dir)
+        if holder is not None and _bridge_pid(run_dir) != holder.get("pid"):
+            # written by a process with no live stream for windows (`workbench train`), or one still starting
+            handle.pid, handle.state, handle.writer = holder.get("pid"), ELSEWHERE, holder
+        elif handle.pid and pid_alive(int(handle.pid)) and state in ("running", "paused", "starting"):
             handle.state = state
         else:
             handle.state = state if state in FINAL_STATES else ("failed" if state in ("running", "paused") else state)
@@ -406,7 +506,9 @@ class Supervisor:
         return out
 
     def active(self) -> list[RunHandle]:
-        return [h for h in self.runs.values() if h.state not in FINAL_STATES and h.process_alive()]
+        """Runs of this window still going (not those another process writes: closing never stops them)."""
+        return [h for h in self.runs.values() if h.state not in FINAL_STATES + (ELSEWHERE,) and h.writer is None
+                and h.process_alive()]
 
     def shutdown(self, stop_runs: bool, timeout: float = 20.0) -> None:
         """Close the GUI side. `stop_runs`: stop every run and wait for it; else leave them training."""
@@ -418,7 +520,7 @@ class Supervisor:
                     except (OSError, TypeError):
                         pass
             deadline = time.monotonic() + timeout
-            for handle in list(self.runs.values()):
+            for handle in [h for h in self.runs.values() if h.writer is None and h.state != ELSEWHERE]:
                 if not handle.wait(max(0.1, deadline - time.monotonic())):
                     handle.kill()
                     handle.wait(5)

@@ -104,10 +104,13 @@ def _train(args) -> int:
         run = build_run(preset, run_dir, run_name=args.run_name,
                         resume=bool(args.resume), device=args.device, file=str(file),
                         hooks=Hooks(on_update=[on_update]))
-    except (ckpt.CheckpointError, RunStoreError, SettingsError) as exc:
+    except (ckpt.CheckpointError, RunStoreError, SettingsError) as exc:  # RunLockedError: names the holder
         raise UserError(str(exc)) from None
     except ValueError as exc:  # device, policy or env settings
         raise UserError(str(exc) if str(file) in str(exc) else f"{file}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. an env worker that died at start; status.json says failed
+        print(f"training failed before it began: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     trainer = run.trainer
     total = args.steps if args.steps is not None else run.preset.ppo.total_steps
     progress = Progress(total)
@@ -125,9 +128,16 @@ def _train(args) -> int:
     try:
         outcome = run.train(total, on_evaluate=lambda: print(
             "RL²: playing trials on the evaluation levels for the within-trial curve", file=sys.stderr))
+    except Exception as exc:  # noqa: BLE001 - the trainer has recorded it (status.json: failed) and cleaned up
+        progress.done()
+        print(f"run {run.path} failed at step {trainer.learned_step} (update {trainer.update}): "
+              f"{type(exc).__name__}: {exc}\nits newest checkpoint stays the truth: `workbench train --resume "
+              f"{run.path.name}` continues from it", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)
         progress.done()
+        run.close()  # lets go of the run folder's writer lock
     print(f"{outcome.state} at step {outcome.global_step} (update {outcome.update}); run folder {run.path}",
           file=sys.stderr)
     if outcome.evaluation_error is not None:  # RL²'s score, the within-trial curve, could not be made
@@ -144,7 +154,7 @@ def _transfer(args) -> int:
     from workbench.catalog.level_checks import require_playable
     from workbench.core.settings import SettingsError, check
     from workbench.engine import checkpoint as ckpt
-    from workbench.engine.run_store import RunStoreError, resolve_run
+    from workbench.engine.run_store import RunLock, RunStoreError, resolve_run
     from workbench.engine.transfer import run_transfer
     from workbench.launcher import build_trainer
 
@@ -161,12 +171,18 @@ def _transfer(args) -> int:
         raise UserError(f"--budget must be positive (got {budget})")
     if jobs < 0:
         raise UserError(f"--jobs must be 0 (all cores) or more (got {jobs})")
+    try:  # one transfer at a time writes <run>/transfer/ (the run itself may still be training)
+        lock = RunLock.acquire(run_dir / "transfer", "workbench transfer")
+    except RunStoreError as exc:
+        raise UserError(str(exc)) from None
     try:
         result = run_transfer(preset, run_dir, build_trainer, budget=budget, jobs=jobs,
                               checkpoint=Path(args.checkpoint) if args.checkpoint else None,
                               log=lambda text: print(text, file=sys.stderr))
     except ckpt.CheckpointError as exc:
         raise UserError(str(exc)) from None
+    finally:
+        lock.release()
     print(result.markdown())
     print(f"wrote {result.csv_path} and {result.md_path}", file=sys.stderr)
     return 0

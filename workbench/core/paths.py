@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from workbench.core import faults
+
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 PRESETS_DIR = SOURCE_ROOT / "presets"
 DEFAULT_PRESET = PRESETS_DIR / "airstriker.toml"
@@ -33,11 +35,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            view, half = memoryview(data), len(data) // 2
+            f.write(view[:half])
+            faults.point("atomic_write", path.name)  # the fault campaign's "killed mid-write" (tests only)
+            f.write(view[half:])
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or a file-size limit: no half-written temp file stays behind
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:

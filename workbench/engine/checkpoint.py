@@ -27,6 +27,10 @@ class CheckpointError(Exception):
     """A checkpoint file could not be read; the message names the file and what to do."""
 
 
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (disk full, file-size limit): the previous one is kept."""
+
+
 def save(path: Path, payload: dict[str, Any]) -> None:
     buf = io.BytesIO()
     torch.save({"format": FORMAT, **payload}, buf)
@@ -111,10 +115,20 @@ class Checkpointer:
     def save(self) -> Path:
         mean_return = sum(self.recent) / len(self.recent) if self.recent else -math.inf
         payload = self.state() | self.extra | {"best_return": self.best_return, "mean_return": mean_return}
-        path = save_numbered(self.directory, self.update, payload, self.keep)
-        if self.recent and mean_return > self.best_return:
-            self.best_return = mean_return
-            save(self.directory / "best.pt", payload | {"best_return": mean_return})
+        previous = numbered(self.directory)
+        target = self.directory / f"ckpt_{self.update:08d}.pt"
+        try:
+            path = save_numbered(self.directory, self.update, payload, self.keep)
+            if self.recent and mean_return > self.best_return:
+                target = self.directory / "best.pt"
+                save(target, payload | {"best_return": mean_return})
+                self.best_return = mean_return
+        except OSError as exc:  # nothing was replaced: atomic writes leave the old files as they were
+            kept = f"the previous checkpoint {previous[-1].name} is kept" if previous else "no earlier checkpoint"
+            raise CheckpointWriteError(
+                f"could not write checkpoint {target}: {exc.strerror or exc} (is the disk full, or a file-size "
+                f"limit set?); {kept}. Free space, then resume the run (`workbench train --resume "
+                f"{self.directory.parent.name}`)") from exc
         self.saved.append(path)
         return path
 

@@ -8,6 +8,12 @@
         checkpoints/       ckpt_<update>.pt (last N) + best.pt      (see checkpoint.py)
         episodes/          recorded .bk2 movies (+ sidecars), paths in the episodes table are relative to the run
         transfer/          results of `workbench transfer --from <run>`
+        writer.lock        held (flock) by the one process writing the run; transfer/ has its own
+
+One writer per run folder: a writer (`workbench train`, `--resume`, the window's run process) holds `RunLock` on
+`writer.lock` for its whole life. It is an OS lock (flock) on an open file, so the kernel releases it when the
+process ends in any way, SIGKILL included: a lock is never stale. A second writer gets `RunLockedError` naming the
+run, the holder's pid and what to do, before it has written anything.
 
 Every episode row carries the update its rollout fed, so a resumed run deletes rows after its checkpoint's
 update (`truncate_after`) and its history has no duplicated or missing updates.
@@ -17,6 +23,7 @@ The store is the one writer of status.json, and a trainer hook (`engine.hooks`):
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from workbench.core.processes import pid_alive
 from workbench.core.records import EpisodeRecord, StatusRecord, UpdateRecord
 from workbench.core.paths import atomic_write_text, runs_dir
 from workbench.core.presets import Preset, PresetError, load_preset, preset_to_toml
@@ -35,6 +43,9 @@ from workbench.core.presets import Preset, PresetError, load_preset, preset_to_t
 CONFIG_NAME = "config.toml"
 STATUS_NAME = "status.json"
 DB_NAME = "metrics.sqlite"
+LOCK_NAME = "writer.lock"
+LOCK_TRIES = 5
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS updates (
@@ -49,6 +60,108 @@ CREATE INDEX IF NOT EXISTS episodes_update ON episodes("update");
 
 class RunStoreError(Exception):
     """Not a run directory, or one that cannot be read; the message names the path."""
+
+
+class RunLockedError(RunStoreError):
+    """Another live process writes this folder; `holder` is what it wrote in the lock file (pid, what, since)."""
+
+    def __init__(self, folder: Path, holder: dict[str, Any]):
+        self.folder, self.holder = Path(folder), holder
+        pid = holder.get("pid")
+        what = holder.get("what") or "a writer"
+        since = holder.get("since")
+        when = f" since {time.strftime('%H:%M:%S', time.localtime(since))}" if isinstance(since, (int, float)) else ""
+        super().__init__(
+            f"{folder} is being written by another process: {what}, pid {pid}{when}. Only one process may write a "
+            f"run folder. Wait for it to end, stop it (the window's Stop, Ctrl-C in its terminal, or `kill {pid}`), "
+            "or watch it in the window (`workbench`: the run shows as running elsewhere)")
+
+
+class RunLock:
+    """The one-writer lock of a folder: flock(LOCK_EX) on `<folder>/writer.lock`, held while this object's file
+    is open. The kernel drops it when the process ends (also on SIGKILL), so a dead writer never blocks the next
+    one; the file keeps the holder's pid for the message the next writer gets. Child processes do not inherit it
+    (Python's descriptors are not inheritable, and the workbench spawns its workers)."""
+
+    def __init__(self, folder: Path, fd: int):
+        self.folder, self._fd = Path(folder), fd
+
+    @classmethod
+    def acquire(cls, folder: Path | str, what: str) -> "RunLock":
+        """Take the lock of `folder` (made if missing) for `what` (e.g. "workbench train"); raises RunLockedError
+        naming the holder when another process has it."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            for attempt in range(LOCK_TRIES):  # a window's `lock_holder` probe holds it for microseconds
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if attempt == LOCK_TRIES - 1:
+                        raise RunLockedError(folder, _read_holder(fd)) from None
+                    time.sleep(0.05)
+        except BaseException:
+            os.close(fd)
+            raise
+        info = json.dumps({"pid": os.getpid(), "what": what, "since": time.time()}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, info, 0)
+        lock = cls(folder, fd)
+        lock.remove_stale_temp_files()
+        return lock
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def remove_stale_temp_files(self) -> None:
+        """Temp files of atomic writes (`.<name>.<pid>.tmp`) whose writer is dead: what a writer killed mid-write
+        leaves (a live one's, e.g. a transfer writing transfer/ beside this run, stay)."""
+        for path in self.folder.rglob(".*.tmp"):
+            match = _TEMP_RE.match(path.name)
+            if match and not pid_alive(int(match.group(1))):
+                path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Let go (idempotent); the lock file stays, unlocked."""
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor of the open file drops the flock
+            self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def lock_holder(folder: Path | str) -> dict[str, Any] | None:
+    """Who writes `folder` now: the lock file's {pid, what, since} while a live process holds its lock, else None.
+    Never blocks and never takes the lock for longer than the test itself."""
+    path = Path(folder) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(fd) or {"pid": None}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -121,15 +234,17 @@ class RunStore:
         status = {"state": state, "error": error, "pid": os.getpid(), "heartbeat": time.time(), **extra}
         atomic_write_text(self.path / STATUS_NAME, json.dumps(status))
 
-    def mark_failed(self, error: str, pid: int | None = None) -> None:
+    def mark_failed(self, error: str, pid: int | None = None, keep_recorded: bool = True,
+                    state: str = "failed") -> None:
         """Say the run failed with `error`, keeping what status.json already knew (steps, update); a failure
-        already recorded with its cause (by the trainer) is kept. `pid`: the run's process, when another
-        process (the GUI) writes this for a run process that died."""
+        already recorded with its cause (by the trainer) is kept unless not `keep_recorded` (this process's own
+        failure). `pid`: the run's process, when another process (the GUI) writes this for a run process that
+        died."""
         status = self.status()
-        if status.get("state") == "failed" and status.get("error"):
+        if keep_recorded and status.get("state") == "failed" and status.get("error"):
             return
         extra = {k: v for k, v in status.items() if k not in ("state", "error", "pid", "heartbeat")}
-        self.write_status("failed", error, **extra, **({"pid": pid} if pid is not None else {}))
+        self.write_status(state, error, **extra, **({"pid": pid} if pid is not None else {}))
 
     def status(self) -> dict[str, Any]:
         try:
@@ -141,10 +256,28 @@ class RunStore:
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             db = sqlite3.connect(self.path / DB_NAME, check_same_thread=False, timeout=10)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+                db.execute('SELECT count(*) FROM updates').fetchone()
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                if isinstance(exc, sqlite3.OperationalError):  # locked, unreadable folder: not damage
+                    raise
+                raise self._corrupt(exc) from None
             self._db = db
         return self._db
+
+    def _corrupt(self, exc: Exception) -> RunStoreError:
+        file = self.path / DB_NAME
+        return RunStoreError(f"{file} is damaged ({exc}); nothing was written to it. Move it aside (e.g. rename "
+                             f"it to {DB_NAME}.damaged) to continue the run with a new metrics history, or restore "
+                             "it from a backup")
+
+    def check_metrics(self) -> None:
+        """Raise RunStoreError naming metrics.sqlite when it is not a readable database (before a resume writes)."""
+        if (self.path / DB_NAME).exists():
+            self._connect()
 
     def log_update(self, update: int, global_step: int, metrics: dict[str, float],
                    episodes: Iterable[EpisodeRecord] = ()) -> None:
@@ -181,6 +314,8 @@ class RunStore:
             if "no such table" in str(exc):  # a run that was just created: its schema is being written
                 return []
             raise
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "disk image is malformed"
+            raise self._corrupt(exc) from None
         finally:
             db.close()
 

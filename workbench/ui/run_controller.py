@@ -12,6 +12,8 @@ from workbench.core.records import EpisodeRecord, UpdateRecord
 from workbench.ui.run_history import RunHistory
 
 POLL_HZ = 30  # draws a new frame on each tick when the envs produce one: 30 fps, and no more CPU than that
+STORE_REFRESH_S = 2.0
+"""A watched run with no live stream: how often its curves are re-read from its run store."""
 
 
 class RunController(QObject):
@@ -38,6 +40,7 @@ class RunController(QObject):
         self.frames_drawn = 0
         self.frames_wanted = lambda: True
         """The window says whether anyone can see frames (not while minimized): none are read otherwise."""
+        self._store_read = 0.0
         self._alive: set[str] = set()
         """Runs whose process was alive at the last tick: its end (e.g. after Stop) changes what the runs list
         offers (Resume) even when no message says so."""
@@ -64,6 +67,35 @@ class RunController(QObject):
         self.runs_changed.emit()
         self.select(new)
         return new
+
+    def follow(self, handle: RunHandle) -> None:
+        """Watch a run another process writes (state "running elsewhere"): its live stream when it has one,
+        else its curves as its run folder grows."""
+        handle.follow()
+        self.histories[handle.name] = RunHistory.load(handle.run_dir)
+        if self.selected is handle:
+            self.selected = None  # re-select: the views take the new history
+        self.runs_changed.emit()
+        self.select(handle)
+
+    def _refresh_from_store(self, handle: RunHandle) -> None:
+        """A watched run without a live stream (`workbench train`): what its store has gained."""
+        import time
+
+        now = time.monotonic()
+        if now - self._store_read < STORE_REFRESH_S:
+            return
+        self._store_read = now
+        history, fresh = self.history(handle), RunHistory.load(handle.run_dir)
+        more_episodes = len(fresh.episodes) > len(history.episodes)
+        if fresh.last_update > history.last_update or more_episodes:
+            history.updates, history.episodes, history.last_update = fresh.updates, fresh.episodes, fresh.last_update
+            if fresh.updates:
+                handle.global_step = max(handle.global_step, fresh.updates[-1][0])
+            self.update.emit(handle, None)
+            if more_episodes:
+                self.episode.emit(handle, None)
+            self.runs_changed.emit()
 
     def can_resume(self, handle: RunHandle | None) -> bool:
         return handle is not None and self.supervisor.can_resume(handle)
@@ -126,6 +158,8 @@ class RunController(QObject):
                 changed = True
         if latest_step is not None:
             self.step.emit(latest_step)
+        if self.selected is not None and self.selected.watching and not self.selected.live:
+            self._refresh_from_store(self.selected)
         if self.selected is not None and self.frames_wanted():
             frame = self.selected.frame()
             if frame is not None:

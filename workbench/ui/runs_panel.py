@@ -7,11 +7,12 @@ from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.bridge.supervisor import ELSEWHERE
 from workbench.core.settings import Settings, validate
 from workbench.ui.settings_form import SettingsForm
 
 STATE_COLORS = {"running": "#7ed491", "paused": "#e0b040", "finished": "#6fa8ff", "stopped": "#9aa4b5",
-                "failed": "#ff6b6b", "starting": "#c0c6d0", "created": "#c0c6d0"}
+                "failed": "#ff6b6b", "starting": "#c0c6d0", "created": "#c0c6d0", ELSEWHERE: "#b48cf0"}
 
 
 class RunsPanel(QWidget):
@@ -117,7 +118,9 @@ class RunsPanel(QWidget):
         handle = self.controller.selected
         if handle is None:
             return
-        if handle.live and handle.state == "paused":
+        if handle.state == ELSEWHERE:  # another process writes it: watch it, never write it too
+            self.controller.follow(handle)
+        elif handle.live and handle.state == "paused":
             handle.resume()
         elif self.controller.can_resume(handle):
             try:
@@ -160,14 +163,23 @@ class RunsPanel(QWidget):
         live = handle is not None and handle.live
         self.pause_button.setEnabled(live and state == "running")
         resumable = self.controller.can_resume(handle)
-        self.resume_button.setEnabled((live and state == "paused") or resumable)
+        elsewhere = state == ELSEWHERE
+        self.resume_button.setText("Watch" if elsewhere else "Resume")
+        self.resume_button.setEnabled((live and state == "paused") or resumable or elsewhere)
         self.resume_button.setToolTip("Continue the paused run" if state == "paused" else
                                       "Continue this run from its last checkpoint in a new background process"
-                                      if resumable else "")
+                                      if resumable else "Follow this run here; another process trains it"
+                                      if elsewhere else "")
         self.resume_action.setEnabled(resumable)
         self.stop_button.setEnabled(live and state in ("running", "paused"))
-        self.error.setText(f"{handle.name} failed: {handle.error}" if handle is not None and state == "failed"
-                           else "")
+        if elsewhere:
+            writer = handle.writer or {}
+            what = writer.get("what") or "a writer"
+            self.error.setText(f"{handle.name} is being written by another process ({what}, pid "
+                               f"{writer.get('pid')}): press Watch to follow it here")
+        else:
+            self.error.setText(f"{handle.name} failed: {handle.error}" if handle is not None and state == "failed"
+                               else "")
 
     def state_of(self, name: str) -> str:
         for row in range(self.table.rowCount()):

@@ -33,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from workbench.core import faults
 from workbench.core.settings import PPOConfig
 from workbench.engine.device import Compute, keep_freed_memory
 from workbench.engine.policies.api import ActorCritic
@@ -71,6 +72,7 @@ def _serve(conn, policy: ActorCritic, cfg: PPOConfig, compute: Compute, rng_stat
     from workbench.engine.ppo.update import PPOLearner
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C hits the process group: the trainer stops us
+    faults.set_role("learner")
     try:
         if compute.device.type == "cpu":
             keep_freed_memory()
@@ -97,6 +99,7 @@ def _serve(conn, policy: ActorCritic, cfg: PPOConfig, compute: Compute, rng_stat
             if kind == "update":
                 _, index, lr, state0 = message
                 buf = buffers[index]
+                faults.point("update")
                 buf.state0 = state0  # a fresh tensor each rollout (buf.states is shared and written in place)
                 learner.set_learning_rate(lr)
                 t0 = time.perf_counter()
@@ -199,7 +202,7 @@ class LearnerProcess:
         self._process.join(5)
         if self._process.is_alive():
             self._process.kill()
-            self._process.join()
+            self._process.join(5)
         self._conn.close()
         self._process = None
 

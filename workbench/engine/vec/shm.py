@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 import gymnasium as gym
 import numpy as np
 
+from workbench.core import faults
 from workbench.core.frames import DEFAULT_SLOT_BYTES, FrameSegment, attach_shm
 from workbench.core.paths import SHM_PREFIX
 
@@ -64,6 +65,7 @@ def _signal_name(num: int) -> str:
 # -- worker -------------------------------------------------------------------------------------------
 def _worker(index: int, thunk_bytes: bytes, conn, nice: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (Ctrl-C hits the group)
+    faults.set_role(f"env{index}")
     if nice and hasattr(os, "nice"):  # POSIX only
         os.nice(nice)
     env = None
@@ -73,6 +75,7 @@ def _worker(index: int, thunk_bytes: bytes, conn, nice: int = 0) -> None:
     try:
         import cloudpickle
 
+        faults.point("start")
         env = cloudpickle.loads(thunk_bytes)()
         get_frame = getattr(env.unwrapped, "get_frame", None)
         frame_bytes = int(np.asarray(get_frame()).nbytes) if get_frame is not None else 0
@@ -181,7 +184,7 @@ def _cleanup(processes, conns, segments) -> None:
             proc.join(timeout=2)
         if proc.is_alive():
             proc.kill()
-            proc.join()
+            proc.join(timeout=5)  # SIGKILL cannot be refused; never wait unbounded on a process
     for conn in conns:
         conn.close()
     for segment in segments:
