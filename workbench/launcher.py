@@ -164,7 +164,8 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
     `env_fns` replaces the preset's levels with your own envs (see `build_trainer`).
 
     One writer per run folder: the folder's `RunLock` is taken (as `writer`, named to whoever is refused) before
-    anything in it is written, or `lock`, already held, is used; the `Run` holds it until `close()`. A second
+    anything in it is written and held until the trainer closes (the end of `run.train()`, or `close()`); or
+    `lock`, already held by the caller (the window's run process, until its exit), is used. A second
     writer gets `RunLockedError` naming the holder's pid. A failure after the folder became a run (a worker that
     dies at start, ...) leaves status.json failed with its cause.
     Errors name the file and the fix; no folder is made or touched before the settings and levels are known to
@@ -232,6 +233,8 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
 
             own.add(EpisodeRecorder(store.path, trainer.n_envs, settings.env.frame_skip, trainer.action_labels))
         own.extend(hooks)
+        if own_lock:  # the writer's life is the trainer's: its close (end of run()) lets go of the folder
+            own.on_close.append(lock.release)
         return Run(trainer, store, preset, resumed=checkpoint is not None, lock=lock)
     except BaseException as exc:
         try:

@@ -130,6 +130,12 @@ class RunLock:
             os.close(self._fd)  # closing the only descriptor of the open file drops the flock
             self._fd = None
 
+    def __del__(self) -> None:  # a lost lock object lets go as a lost file object would
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
     def __enter__(self) -> "RunLock":
         return self
 
