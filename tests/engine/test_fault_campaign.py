@@ -195,10 +195,18 @@ def check_run(run: Path, replay: bool = False) -> int:
     if (run / "checkpoints" / "best.pt").exists():
         ckpt.load(run / "checkpoints" / "best.pt")
 
+    import stable_retro
+
     entries = list_episodes(run)
     for entry in entries:
         assert entry.movie_path.is_file() and entry.sidecar_path.is_file(), entry
-        assert read_sidecar(entry.sidecar_path).meta.movie == entry.movie_path.relative_to(run).as_posix()
+        sidecar = read_sidecar(entry.sidecar_path)  # ReplayError if damaged
+        assert sidecar.meta.movie == entry.movie_path.relative_to(run).as_posix()
+        movie = stable_retro.Movie(str(entry.movie_path))  # RuntimeError if damaged
+        frames = 0
+        while movie.step():
+            frames += 1
+        assert frames >= sidecar.meta.length, entry  # every agent step is at least one emulator frame
     if replay and entries:  # the newest one replays to its end (one emulator per reader: one is enough here)
         with EpisodeReader(entries[0].movie_path) as reader:
             reader.seek(reader.n_frames - 1)
