@@ -115,3 +115,41 @@ class Painted(Corridor):
         frame = np.zeros((6, 8, 3), np.uint8)
         frame[..., 0], frame[..., 1] = self.value, self.steps
         return frame
+
+
+class JumpCorridor(_EpisodeInfo):
+    """A side-scroller in one dimension for JERK: walk right along `length` cells; the cells in `walls` can only be
+    entered while jumping. Actions (`engine.baselines.jerk.JERK_MOVES`): 0 no-op, 1 right, 2 left, 3 right+jump,
+    4 left+jump. Each newly reached cell pays 1/(length-1) (the return of a finished run is 1); the last cell ends
+    the episode (terminated); truncated after `max_steps`. Deterministic: a replayed action sequence gives the same
+    rewards."""
+
+    level = "JumpCorridor"
+
+    def __init__(self, length: int = 40, walls: tuple[int, ...] = (12, 27), max_steps: int = 300):
+        self.length, self.walls, self.max_steps = length, set(walls), max_steps
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+        self.action_space = gym.spaces.Discrete(5)
+        self.pos = self.best = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos = self.best = 0
+        self._start()
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        action = int(action)
+        move = {0: 0, 1: 1, 2: -1, 3: 1, 4: -1}[action]
+        target = int(np.clip(self.pos + move, 0, self.length - 1))
+        if target not in self.walls or action in (3, 4):
+            self.pos = target
+        reward = 0.0
+        if self.pos > self.best:
+            reward = (self.pos - self.best) / (self.length - 1)
+            self.best = self.pos
+        terminated = self.pos == self.length - 1
+        truncated = not terminated and self._len + 1 >= self.max_steps
+        info: dict = {}
+        self._account(reward, terminated, truncated, info)
+        return np.array([self.pos / self.length], np.float32), reward, terminated, truncated, info

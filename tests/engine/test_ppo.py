@@ -88,31 +88,70 @@ def test_update_moves_the_policy_and_reports_metrics():
     assert metrics["approx_kl"] > 0
 
 
-def test_decoupled_update_clips_around_the_current_weights_and_weights_by_the_acting_policy():
+@pytest.mark.parametrize("rule", ["full_ratio", "proximal"])
+def test_decoupled_update_clips_around_the_current_weights_and_weights_by_the_acting_policy(rule):
     torch.manual_seed(0)
     policy = make_policy(PolicySpec("mlp", (16,), 3, 32))
-    cfg = PPOConfig(n_minibatches=1, n_epochs=1, clip_range=0.2)
+    cfg = PPOConfig(n_minibatches=1, n_epochs=1, clip_range=0.2, importance_weight=rule, importance_weight_max=1.5,
+                    normalize_advantages=False)
     buf, _ = _minibatch_from_buffer(policy, cfg)
     learner = PPOLearner(policy, cfg, resolve_compute("cpu", "fp32"), np.random.default_rng(0), decoupled=True)
-    # Acted by these very weights: the proximal pass reproduces the rollout and every weight is 1.
-    logp, values, weights = learner._proximal(buf)
+    # Acted by these very weights: the proximal pass reproduces the rollout.
+    logp, values = learner._proximal(buf)
     torch.testing.assert_close(logp, buf.logprobs)
     torch.testing.assert_close(values, buf.values)
-    torch.testing.assert_close(weights, torch.ones_like(weights))
     # Acted by other (older) weights: ratios start at 1 against the current weights (nothing clipped yet), and
-    # each sample's weight is pi_current / pi_acting, truncated.
+    # the acting policy's log-probabilities come along for the importance weight.
     behaviour = buf.logprobs + torch.linspace(-1.5, 1.5, buf.logprobs.numel()).reshape(buf.logprobs.shape)
     buf.logprobs.copy_(behaviour)
-    logp, values, weights = learner._proximal(buf)
-    torch.testing.assert_close(weights, (logp - behaviour).exp().clamp(max=2.0))
-    assert float(weights.max()) == 2.0 and float(weights.min()) < 0.5
-    mb = next(learner.minibatches(buf, (logp, values, weights)))
-    _, stats = ppo_loss(policy, mb, cfg)
+    logp, values = learner._proximal(buf)
+    mb = next(learner.minibatches(buf, (logp, values)))
+    loss, stats = ppo_loss(policy, mb, cfg)
     assert float(stats["clip_fraction"]) == 0.0 and float(stats["approx_kl"]) == pytest.approx(0.0, abs=1e-6)
+    # by hand: at the update's start pi = pi_prox, so r_prox = 1 and the weight is pi_prox / pi_behaviour,
+    # clipped at 1.5 ('full_ratio': ppo-ewma's clip of the full ratio) or truncated at 2 ('proximal')
+    w = (mb.logprobs - mb.behaviour_logprobs).exp()
+    cap = 1.5 if rule == "full_ratio" else 2.0
+    weights = w.clamp(max=cap)
+    torch.testing.assert_close(stats["policy_loss"], (-mb.advantages * weights).mean())
+    assert float(stats["importance_clip_fraction"]) == pytest.approx(float((w > cap).float().mean()))
+    assert 0 < float(stats["importance_clip_fraction"]) < 1
     # ... whereas clipping around the acting policy would clip most samples before any step was taken.
     _, stale = ppo_loss(policy, next(learner.minibatches(buf)), cfg)
-    assert float(stale["clip_fraction"]) > 0.5
-    assert np.isfinite(learner.update(buf)["importance_weight"])
+    assert float(stale["clip_fraction"]) > 0.5 and "importance_clip_fraction" not in stale
+    metrics = learner.update(buf)
+    assert np.isfinite(metrics["importance_weight"]) and 0 < metrics["importance_clip_fraction"] < 1
+
+
+def test_full_ratio_gradient_stops_at_the_clip():
+    """Where pi / pi_behaviour exceeds importance_weight_max the sample's term is the constant max times A in value
+    but keeps the gradient of log pi scaled by it (ppo-ewma's log-space clip): check one sample by hand."""
+    from workbench.engine.ppo.update import Minibatch
+
+    cfg = PPOConfig(clip_range=0.2, importance_weight="full_ratio", importance_weight_max=2.0,
+                    normalize_advantages=False, clip_value=False, ent_coef=0.0, vf_coef=0.0)
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.logits = torch.nn.Parameter(torch.tensor([0.0, 0.0]))
+
+        def evaluate(self, obs, *rest):
+            return self.logits.expand(1, 1, 2), torch.zeros(1, 1)
+
+    policy = Fixed()
+    log_half = float(np.log(0.5))
+    one = lambda x: torch.tensor([[x]])  # noqa: E731
+    mb = Minibatch(obs=torch.zeros(1, 1, 1), actions=torch.zeros(1, 1, dtype=torch.int64), logprobs=one(log_half),
+                   values=one(0.0), advantages=one(1.0), returns=one(0.0), prev_action=torch.zeros(1, 1),
+                   prev_reward=torch.zeros(1, 1), episode_start=torch.zeros(1, 1), reset=torch.zeros(1, 1),
+                   behaviour_logprobs=one(log_half - np.log(4.0)), state0=None)  # pi / pi_behaviour = 4 > 2
+    loss, stats = ppo_loss(policy, mb, cfg)
+    assert float(loss) == pytest.approx(-2.0)  # -A * min(4, 2)
+    assert float(stats["importance_clip_fraction"]) == 1.0
+    loss.backward()
+    # d/dlogit0 of -2 * exp(logp - stopgrad(logp)) = -2 * dlogp/dlogit0 = -2 * (1 - 0.5)
+    assert float(policy.logits.grad[0]) == pytest.approx(-1.0)
 
 
 def test_overlapped_rollouts_act_with_the_weights_from_before_the_update_in_flight():

@@ -27,9 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     transfer = sub.add_parser("transfer", help="fine-tune, train from scratch and zero-shot on the test levels",
                               description="For every test level of PRESET: fine-tune the joint policy of RUN for "
-                              "the budget, train PPO from scratch for the same budget, and play the joint policy "
-                              "without learning (zero-shot). Level score = mean return of the episodes that "
-                              "finished within the budget; writes transfer/results.csv and results.md in the run.")
+                              "the budget, train PPO from scratch for the same budget, play the joint policy "
+                              "without learning (zero-shot) and, on Sonic levels, run the scripted JERK baseline, "
+                              "once per seed in transfer.seeds. Level score = mean return of the episodes that "
+                              "finished within the budget, averaged over seeds, with a 95%% bootstrap interval "
+                              "across seeds; writes transfer/results.csv, results.md, episodes.csv and "
+                              "manifest.json in the run. Exits 1 when a level has no counted episode (the table "
+                              "names it).")
     transfer.add_argument("preset", metavar="PRESET", help="preset file or shipped preset name (its test levels)")
     transfer.add_argument("--from", dest="run", required=True, metavar="RUN", help="the joint training run")
     transfer.add_argument("--budget", type=int, metavar="N", help="agent steps per level (default: "
@@ -38,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "transfer.parallel_jobs, 0 = CPU cores)")
     transfer.add_argument("--checkpoint", metavar="FILE", help="checkpoint to start from (default: the run's "
                           "newest good one)")
+    transfer.add_argument("--seeds", metavar="S,S,...", help="comma-separated seeds (default: transfer.seeds)")
     transfer.set_defaults(handler=_transfer)
 
 
@@ -171,6 +176,14 @@ def _transfer(args) -> int:
         raise UserError(f"--budget must be positive (got {budget})")
     if jobs < 0:
         raise UserError(f"--jobs must be 0 (all cores) or more (got {jobs})")
+    seeds = None
+    if args.seeds is not None:
+        try:
+            seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+        except ValueError:
+            raise UserError(f"--seeds {args.seeds!r} is not a comma-separated list of ints (e.g. 0,1,2)") from None
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise UserError(f"--seeds {args.seeds!r}: give each seed once, e.g. 0,1,2")
     try:  # one transfer at a time writes <run>/transfer/ (the run itself may still be training)
         lock = RunLock.acquire(run_dir / "transfer", "workbench transfer")
     except RunStoreError as exc:
@@ -178,11 +191,18 @@ def _transfer(args) -> int:
     try:
         result = run_transfer(preset, run_dir, build_trainer, budget=budget, jobs=jobs,
                               checkpoint=Path(args.checkpoint) if args.checkpoint else None,
-                              log=lambda text: print(text, file=sys.stderr))
+                              log=lambda text: print(text, file=sys.stderr), seeds=seeds)
     except ckpt.CheckpointError as exc:
         raise UserError(str(exc)) from None
     finally:
         lock.release()
     print(result.markdown())
-    print(f"wrote {result.csv_path} and {result.md_path}", file=sys.stderr)
+    print(f"wrote {result.csv_path}, {result.md_path} and {result.out_dir / 'episodes.csv'}", file=sys.stderr)
+    errors = result.errors()
+    for error in errors:
+        print(f"workbench: error: {error}", file=sys.stderr)
+    if errors:
+        print("workbench: a level without a counted episode has no score: raise --budget or lower "
+              "env.max_episode_steps so episodes finish inside it", file=sys.stderr)
+        return 1
     return 0

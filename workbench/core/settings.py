@@ -40,7 +40,9 @@ class EnvConfig:
     allow_backtracking: bool = False
     """Reward only new maximum progress so going back costs nothing (Sonic's AllowBacktracking)."""
     level_sampling: Literal["fixed", "per_episode"] = "per_episode"
-    """'fixed': worker i plays training level i mod n; 'per_episode': each worker draws a level every episode."""
+    """'fixed': worker i plays training level i mod n for the whole run, never resampled (the report's joint PPO:
+    every worker fixed on one level, so every update sees every level; ppo.n_envs must then be a multiple of the
+    number of training levels); 'per_episode': each worker draws a level every episode (any n_envs)."""
 
 
 @dataclass
@@ -80,6 +82,17 @@ class PPOConfig:
     corrected by decoupled PPO). About 1.2x the agent steps/s on 2 CPU cores; the shipped presets turn it on. Off
     here because small jobs (tests, toy envs, transfer jobs that already run in parallel) gain nothing from the
     extra process."""
+    importance_weight: Literal["full_ratio", "proximal"] = "full_ratio"
+    """Decoupled PPO's correction for the acting policy (used with `overlap`): 'full_ratio' follows Hilton et
+    al.'s reference code (openai/ppo-ewma): the full ratio pi_new / pi_acting is clipped at
+    `importance_weight_max` and the metric `importance_clip_fraction` says how often it clipped; 'proximal' weights
+    each sample by pi_proximal / pi_acting truncated at 2 (the workbench's earlier rule)."""
+    importance_weight_max: float = 100.0
+    """Where 'full_ratio' clips pi_new / pi_acting (ppo-ewma's imp_samp_max, 100: only extreme ratios)."""
+    bootstrap_truncated: bool = True
+    """An episode cut by the time limit (env.max_episode_steps) is bootstrapped with the value of its final
+    observation (Gymnasium's reading: a time limit is not a real end). false treats it as terminal, as the
+    reference code does (openai/baselines ppo2 in retro-baselines ends the 4500-step Sonic episode with value 0)."""
     total_steps: int = 1_000_000
     """Agent steps (summed over envs) to train for."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
@@ -109,14 +122,19 @@ class TransferConfig:
 
     budget_steps: int = 1_000_000
     """Agent steps each test level is fine-tuned (and trained from scratch) for."""
-    zero_shot_episodes: int = 10
-    """Episodes of the joint policy, without learning, per test level."""
+    zero_shot_episodes: int = 30
+    """Episodes of the joint policy, without learning, per test level and seed (it stops earlier when the budget's
+    agent steps are spent: the same counting rule as the learners)."""
     n_envs: int = 1
     """Environments per test-level job (the benchmark used 1)."""
     parallel_jobs: int = 0
     """Per-level jobs run at once; 0 = number of CPU cores."""
-    seeds: list[int] = field(default_factory=lambda: [0])
-    """Seeds for each per-level job; scores are averaged over them."""
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """Seeds for each per-level job; scores are averaged over them and the 95% confidence intervals are taken
+    across them (at least 2 seeds for an interval; 3 or more for one worth reading)."""
+    jerk: bool = True
+    """Also score JERK, the report's scripted baseline, on test levels whose game has left, right and jump (Sonic);
+    elsewhere the table says it does not apply."""
 
 
 @dataclass
@@ -137,6 +155,24 @@ class RunConfig:
 
 SECTIONS = {"env": EnvConfig, "ppo": PPOConfig, "rl2": RL2Config, "transfer": TransferConfig, "run": RunConfig}
 """Preset table name -> settings dataclass."""
+
+
+def joint_regime(settings: Any) -> str:
+    """Which joint-training regime `settings` describe, in words for a results table: 'report' (every worker fixed
+    on one training level, synchronous PPO, time-limit ends terminal: retro-baselines' ppo2) or the choices that
+    differ from it."""
+    env, ppo = settings.env, settings.ppo
+    differs = []
+    if env.level_sampling != "fixed":
+        differs.append("per-episode level draws")
+    if ppo.overlap:
+        differs.append(f"overlapped updates (decoupled PPO, {ppo.importance_weight.replace('_', ' ')} importance "
+                       "weight)")
+    if ppo.bootstrap_truncated:
+        differs.append("time-limit ends bootstrapped")
+    if not differs:
+        return "report regime (workers fixed on levels, synchronous PPO, time-limit ends terminal)"
+    return "workbench regime: " + ", ".join(differs)
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -210,7 +246,7 @@ _AT_LEAST = {
     ("ppo", "n_envs"): 1, ("ppo", "n_steps"): 1, ("ppo", "n_minibatches"): 1, ("ppo", "n_epochs"): 1,
     ("ppo", "total_steps"): 1, ("rl2", "episodes_per_trial"): 1, ("rl2", "hidden_size"): 1,
     ("rl2", "bptt_steps"): 1, ("rl2", "eval_trials"): 0, ("transfer", "budget_steps"): 0,
-    ("transfer", "zero_shot_episodes"): 0,
+    ("transfer", "zero_shot_episodes"): 1,
     ("transfer", "n_envs"): 1, ("transfer", "parallel_jobs"): 0, ("run", "checkpoint_every"): 1,
     ("run", "keep_checkpoints"): 1,
 }
@@ -246,6 +282,19 @@ def validate(settings: Any) -> list[SettingProblem]:
         bad("ppo", "device", f"ppo.device = {ppo.device!r} must be 'auto', 'cpu' or 'cuda[:N]'")
     if not settings.transfer.seeds:
         bad("transfer", "seeds", "transfer.seeds is empty; give at least one seed, e.g. [0, 1, 2]")
+    elif len(set(settings.transfer.seeds)) != len(settings.transfer.seeds):
+        bad("transfer", "seeds", f"transfer.seeds = {list(settings.transfer.seeds)} repeats a seed; a repeated "
+            "seed would count one run twice in the mean and its interval; list each seed once")
+    if not (ppo.importance_weight_max > 1 and math.isfinite(ppo.importance_weight_max)):
+        bad("ppo", "importance_weight_max", f"ppo.importance_weight_max = {ppo.importance_weight_max} must be a "
+            "number above 1 (ppo-ewma uses 100)")
+    train = list(getattr(getattr(settings, "levels", None), "train", None) or [])
+    if settings.env.level_sampling == "fixed" and train and settings.run.algorithm == "ppo" \
+            and ppo.n_envs >= 1 and ppo.n_envs % len(train):
+        bad("ppo", "n_envs", f"env.level_sampling = 'fixed' puts worker i on training level i mod "
+            f"{len(train)}, so ppo.n_envs = {ppo.n_envs} would "
+            + ("never play some training levels" if ppo.n_envs < len(train) else "weight the levels unequally")
+            + f"; use a multiple of {len(train)} environments or env.level_sampling = 'per_episode'")
     if min(ppo.n_envs, ppo.n_steps, ppo.n_minibatches) >= 1:
         recurrent = settings.run.algorithm == "rl2"
         if recurrent and rl2.bptt_steps >= 1 and rl2.bptt_steps < ppo.n_steps and ppo.n_steps % rl2.bptt_steps:

@@ -165,6 +165,7 @@ class Trainer:
     def _collect_steps(self, buf: RolloutBuffer, episodes: list[EpisodeRecord]) -> bool:
         actor, scale, n = self.acting, self.reward_scale, self.n_envs
         want_steps = bool(self.hooks.on_step)
+        bootstrap = self.settings.ppo.bootstrap_truncated
         self.policy.eval()
         state = actor.inputs.state
         buf.state0 = None if state is None else state.detach().clone()
@@ -176,7 +177,7 @@ class Trainer:
             decision = actor.decide(buf.obs[t])  # the stored copy: already in the layout the policy runs in
             actor.send(decision)
             buf.store_decision(t, decision)  # while the envs step
-            outcome = actor.receive(decision, bootstrap=True)
+            outcome = actor.receive(decision, bootstrap=bootstrap)  # False: a time limit ends like a real end
             buf.store_outcome(t, outcome)
             self.global_step += n
             finished = [self._episode_record(i, info["episode"]) for i, info in enumerate(outcome.infos)

@@ -10,6 +10,22 @@ from torch.nn import functional as F
 from workbench.engine.policies.api import ActorCritic, PolicySpec, PolicyStep
 
 
+HEADS_IN_FP32 = True
+"""Under bf16 autocast, run the policy and value heads in fp32: the log-probabilities and values they give are
+compared against the PPO clip range (ratio, value clip) and against test tolerances, and bf16 keeps 8 bits of
+mantissa (a value of 30 moves in steps of 0.125). The trunk stays bf16. `bench/precision_heads.py` measures the
+cost (set False there for the side-by-side run)."""
+
+
+def run_heads(h: torch.Tensor, *heads: nn.Module) -> list[torch.Tensor]:
+    """Each head on the features `h`, in fp32 when autocast is on (see HEADS_IN_FP32)."""
+    if HEADS_IN_FP32 and torch.is_autocast_enabled(h.device.type):
+        with torch.autocast(h.device.type, enabled=False):
+            h = h.float()
+            return [head(h) for head in heads]
+    return [head(h) for head in heads]
+
+
 def _init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
     nn.init.orthogonal_(layer.weight, gain)
     nn.init.constant_(layer.bias, bias)
@@ -31,8 +47,8 @@ class _FeedForward(ActorCritic):
         raise NotImplementedError
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.features(obs)
-        return self.actor(h), self.critic(h).squeeze(-1)
+        logits, value = run_heads(self.features(obs), self.actor, self.critic)
+        return logits, value.squeeze(-1)
 
     def step(self, obs, state, prev_action, prev_reward, episode_start, reset) -> PolicyStep:
         logits, value = self(obs)

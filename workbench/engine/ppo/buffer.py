@@ -4,7 +4,8 @@ Row t holds what the policy saw and did at step t:
 - `obs[t]`, `actions[t]`, `logprobs[t]`, `values[t]` (value in learning units, i.e. of scaled rewards);
 - `rewards[t]` the scaled reward (raw reward * env.reward_scale) received after acting;
 - `terminated[t]` / `truncated[t]`: the episode ended after this step; on truncation `bootstrap[t]` holds
-  V(final observation) so GAE can use r + γ V(final_obs) (time limits are not real ends);
+  V(final observation) so GAE can use r + γ V(final_obs) (time limits are not real ends), or 0 with
+  `ppo.bootstrap_truncated = false` (the reference code's reading: the time limit is terminal);
 - the recurrent seam (`policy_api`): `episode_start[t]` (obs[t] is an episode's first), `reset[t]` (the state was
   zeroed before step t), `prev_action[t]`, `prev_reward[t]` (raw), and `state0`, the recurrent state at the
   segment's start (None for feed-forward policies). A recurrent update re-runs whole env columns from `state0`.
@@ -59,7 +60,7 @@ class RolloutBuffer:
         """What the envs gave back at step t (`acting.Outcome`, with its truncation bootstrap)."""
         self.rewards[t] = outcome.rewards
         self.terminated[t], self.truncated[t] = outcome.terminated, outcome.truncated
-        self.bootstrap[t] = outcome.bootstrap
+        self.bootstrap[t] = 0.0 if outcome.bootstrap is None else outcome.bootstrap  # None: truncation is terminal
 
     def compute_returns(self, gamma: float, gae_lambda: float) -> None:
         adv = compute_gae(self.rewards.numpy(), self.values.numpy(), self.terminated.numpy(),

@@ -15,12 +15,19 @@ Our own rather than Stable-Baselines3's because it measures faster with the same
 Decoupled PPO (`decoupled=True`, for rollouts collected while the previous update ran, i.e. by weights one update
 old; Hilton et al. 2021, "Batch size-invariance for policy optimization"): the ratio is clipped around the
 *proximal* policy, the weights at the update's start (one no-grad pass over the rollout gives its log-probabilities
-and values), and each sample's objective is weighted by pi_prox(a)/pi_behaviour(a) (truncated at
-`MAX_IMPORTANCE_WEIGHT`) to correct for the acting policy. Clipping around the stale behaviour policy instead would
-clip most samples from the first minibatch on and stall learning whenever updates are large.
+and values), and the acting (behaviour) policy is corrected for by an importance weight, by `ppo.importance_weight`:
+- 'full_ratio' (Hilton et al.'s reference code, openai/ppo-ewma `compute_losses`): the objective is
+  max(-A r_full, -A clip(r_prox) pi_prox/pi_behaviour) with r_full = pi/pi_behaviour, and the full ratio is clipped
+  at `ppo.importance_weight_max` (in log space: log pi_behaviour is raised to log pi - log max); the metric
+  `importance_clip_fraction` is the share of samples where that clip acted;
+- 'proximal': each sample's clipped objective is weighted by pi_prox/pi_behaviour truncated at
+  `MAX_IMPORTANCE_WEIGHT` (the workbench's earlier rule; `importance_clip_fraction` counts the truncations).
+Clipping around the stale behaviour policy instead would clip most samples from the first minibatch on and stall
+learning whenever updates are large.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -48,8 +55,9 @@ class Minibatch:
     prev_reward: torch.Tensor
     episode_start: torch.Tensor
     reset: torch.Tensor
-    weights: torch.Tensor
-    """Per-sample importance weight pi_prox / pi_behaviour (ones when the proximal policy acted)."""
+    behaviour_logprobs: torch.Tensor | None
+    """log pi_behaviour(a) of the acting policy when it differs from the proximal one (decoupled PPO); None when
+    the proximal policy acted (`logprobs` is then the behaviour's)."""
     state0: torch.Tensor | None
 
 
@@ -67,7 +75,23 @@ def ppo_loss(policy: ActorCritic, mb: Minibatch, cfg: PPOConfig) -> tuple[torch.
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     log_ratio = logp - mb.logprobs
     ratio = log_ratio.exp()
-    pg_loss = (mb.weights * torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range))).mean()
+    behaviour = mb.behaviour_logprobs
+    if behaviour is None:  # plain PPO: the proximal policy acted
+        pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)).mean()
+        weight_clipped = torch.zeros(())
+    elif cfg.importance_weight == "full_ratio":  # ppo-ewma: clip the full ratio pi / pi_behaviour, in log space
+        log_max = math.log(cfg.importance_weight_max)
+        logp_adj = torch.maximum(behaviour, logp.detach() - log_max)
+        clipped_log_ratio = log_ratio.clamp(math.log(1 - cfg.clip_range), math.log(1 + cfg.clip_range))
+        pg_loss = torch.max(-adv * torch.exp(logp - logp_adj),
+                            -adv * torch.exp(clipped_log_ratio + mb.logprobs - logp_adj)).mean()
+        weight_clipped = (logp.detach() - behaviour > log_max).float().mean()
+    else:  # 'proximal': weight pi_prox / pi_behaviour, truncated
+        raw = (mb.logprobs - behaviour).exp()
+        weights = raw.clamp(max=MAX_IMPORTANCE_WEIGHT)
+        pg_loss = (weights * torch.max(-adv * ratio,
+                                       -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range))).mean()
+        weight_clipped = (raw > MAX_IMPORTANCE_WEIGHT).float().mean()
 
     if cfg.clip_value:
         v_clipped = mb.values + (values - mb.values).clamp(-cfg.clip_range, cfg.clip_range)
@@ -84,6 +108,8 @@ def ppo_loss(policy: ActorCritic, mb: Minibatch, cfg: PPOConfig) -> tuple[torch.
             "approx_kl": ((ratio - 1) - log_ratio).mean(),
             "clip_fraction": ((ratio - 1).abs() > cfg.clip_range).float().mean(),
         }
+        if behaviour is not None:
+            stats["importance_clip_fraction"] = weight_clipped
     return loss, stats
 
 
@@ -96,7 +122,8 @@ def _rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 MAX_IMPORTANCE_WEIGHT = 2.0
-"""Truncation of decoupled PPO's pi_prox / pi_behaviour (bounds the variance a rare action could add)."""
+"""Truncation of pi_prox / pi_behaviour under `importance_weight = 'proximal'` (bounds the variance a rare action
+could add)."""
 
 
 class PPOLearner:
@@ -120,14 +147,17 @@ class PPOLearner:
         """(Adam state dict, shuffler rng state), for a checkpoint (`LearnerProcess.state` has the same shape)."""
         return self.optimizer.state_dict(), self.rng.bit_generator.state
 
-    def minibatches(self, buf: RolloutBuffer, old: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
-        """Minibatches of `buf`; `old` = (log-probabilities, values, importance weights) to clip around, by
-        default the acting policy's with weight 1."""
+    def minibatches(self, buf: RolloutBuffer, old: tuple[torch.Tensor, torch.Tensor] | None = None):
+        """Minibatches of `buf`; `old` = the proximal policy's (log-probabilities, values) to clip around (decoupled
+        PPO: the acting policy's log-probabilities then come along as `behaviour_logprobs`), by default the acting
+        policy's."""
         t, n = buf.n_steps, buf.n_envs
         dev = self.compute.device
-        logprobs, values, weights = old if old is not None else (buf.logprobs, buf.values, torch.ones_like(buf.values))
+        logprobs, values = old if old is not None else (buf.logprobs, buf.values)
         fields = [buf.obs, buf.actions, logprobs, values, buf.advantages, buf.returns, buf.prev_action,
-                  buf.prev_reward, buf.episode_start, buf.reset, weights]
+                  buf.prev_reward, buf.episode_start, buf.reset]
+        if old is not None:
+            fields.append(buf.logprobs)
         if self.policy.recurrent:
             # Whole sequences (env columns, or their truncated-BPTT segments) for the recurrent re-run.
             seqs, state0 = self._sequences(buf, fields)
@@ -137,7 +167,8 @@ class PPOLearner:
             for start in range(0, n_seq, per):
                 idx = torch.from_numpy(order[start:start + per])
                 cols = [x[:, idx].to(dev, non_blocking=True) for x in seqs]
-                yield Minibatch(*cols, state0=None if state0 is None else state0[idx].to(dev))
+                yield Minibatch(*cols[:10], behaviour_logprobs=cols[10] if old is not None else None,
+                                state0=None if state0 is None else state0[idx].to(dev))
             return
         total = t * n
         size = max(1, total // self.cfg.n_minibatches)
@@ -146,7 +177,7 @@ class PPOLearner:
         for start in range(0, total, size):
             idx = torch.from_numpy(order[start:start + size])
             parts = [_rows(v, idx).unsqueeze(0).to(dev, non_blocking=True) for v in views]
-            yield Minibatch(*parts, state0=None)
+            yield Minibatch(*parts[:10], behaviour_logprobs=parts[10] if old is not None else None, state0=None)
 
     def _sequences(self, buf: RolloutBuffer, fields: list[torch.Tensor] | None = None
                    ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
@@ -168,9 +199,8 @@ class PPOLearner:
         return [cut(x) for x in fields], buf.states[::length].reshape(segments * n, *buf.states.shape[2:])
 
     @torch.no_grad()
-    def _proximal(self, buf: RolloutBuffer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Log-probabilities of the taken actions and values under the current weights, (T, N) each, and the
-        truncated importance weights pi_current / pi_behaviour."""
+    def _proximal(self, buf: RolloutBuffer) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities of the taken actions and values under the current weights, (T, N) each."""
         self.policy.eval()
         t, n, dev = buf.n_steps, buf.n_envs, self.compute.device
         if self.policy.recurrent:
@@ -195,8 +225,7 @@ class PPOLearner:
                 value_parts.append(values.float())
             logp = torch.cat(logp_parts, 1).reshape(t, n).cpu()
             values = torch.cat(value_parts, 1).reshape(t, n).cpu()
-        weights = (logp - buf.logprobs).exp().clamp(max=MAX_IMPORTANCE_WEIGHT)
-        return logp, values, weights
+        return logp, values
 
     def _uncut(self, x: torch.Tensor, t: int, n: int) -> torch.Tensor:
         """Inverse of `_sequences`' cut: (L, segments * n) back to (T, n)."""
@@ -228,8 +257,10 @@ class PPOLearner:
                     sums[k] = sums.get(k, 0.0) + float(v)
                 count += 1
         metrics = {k: v / max(count, 1) for k, v in sums.items()}
-        if old is not None:
-            metrics["importance_weight"] = float(old[2].mean())
+        if old is not None:  # the mean of pi_prox / pi_behaviour (1 when no lag)
+            ratio = (old[0] - buf.logprobs).exp()
+            cap = MAX_IMPORTANCE_WEIGHT if cfg.importance_weight == "proximal" else cfg.importance_weight_max
+            metrics["importance_weight"] = float(ratio.clamp(max=cap).mean())
         values, returns = buf.values.flatten(), buf.returns.flatten()
         var = float(returns.var()) if returns.numel() > 1 else 0.0
         metrics["explained_variance"] = float("nan") if var == 0 else 1.0 - float((returns - values).var()) / var

@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workbench.engine.policies.api import ActorCritic, PolicySpec, PolicyStep
-from workbench.engine.policies.feedforward import MLPActorCritic, NatureCNN, _init
+from workbench.engine.policies.feedforward import MLPActorCritic, NatureCNN, _init, run_heads
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:
@@ -67,7 +67,8 @@ class RecurrentActorCritic(ActorCritic):
         if state is None:
             state = self.initial_state(obs.shape[0], obs.device)
         h = self._cell(self._features(obs), state, prev_action, prev_reward, episode_start, reset)
-        return PolicyStep(logits=self.pi(h), value=self.v(h).squeeze(-1), state=h.float())
+        logits, value = run_heads(h, self.pi, self.v)
+        return PolicyStep(logits=logits, value=value.squeeze(-1), state=h.float())
 
     def evaluate(self, obs, state0, prev_action, prev_reward, episode_start, reset):
         steps, n = obs.shape[:2]
@@ -79,5 +80,6 @@ class RecurrentActorCritic(ActorCritic):
             h = self._cell(features[t], h, prev_action[t], prev_reward[t], episode_start[t], reset[t])
             hs.append(h)
         hidden = torch.stack(hs)
-        return self.pi(hidden), self.v(hidden).squeeze(-1)
+        logits, value = run_heads(hidden, self.pi, self.v)
+        return logits, value.squeeze(-1)
 

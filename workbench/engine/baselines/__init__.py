@@ -1,0 +1,1 @@
+"""Scripted baselines scored with the transfer protocol's budget and counting rule (JERK)."""
