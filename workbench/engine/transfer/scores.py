@@ -10,6 +10,7 @@ not a tight bound; the benchmark mean's interval, over levels x seeds, is narrow
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -37,14 +38,17 @@ class Estimate:
 
 def _interval(samples: Sequence[np.ndarray], statistic: Callable) -> tuple[float, float]:
     """Percentile bootstrap interval of `statistic(*samples, axis=-1)`, each sample resampled on its own."""
-    from scipy.stats import bootstrap
+    from scipy.stats import DegenerateDataWarning, bootstrap
 
     if any(len(s) < 2 for s in samples):
         return float("nan"), float("nan")  # one seed: nothing to resample
     if all(np.ptp(s) == 0 for s in samples):
         point = float(statistic(*samples, axis=-1))
         return point, point  # every resample is the same number
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A resample can make a statistic undefined (a ratio whose resampled scratch mean is 0): scipy then returns
+    # NaN ends (with a warning about BCa, whatever the method), and the table shows the score without an interval.
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
         res = bootstrap(tuple(np.asarray(s, float) for s in samples), statistic, n_resamples=N_RESAMPLES,
                         confidence_level=CONFIDENCE, method="percentile", vectorized=True, paired=False,
                         rng=np.random.default_rng(BOOTSTRAP_SEED))
