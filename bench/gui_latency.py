@@ -47,10 +47,21 @@ def probe(app, seconds: float) -> np.ndarray:
     return np.array(latencies)
 
 
+def open_new_views(window) -> None:
+    """The experiment-bench views open as a researcher would have them: the Compare tab in front with every
+    run ticked (it re-reads a run whose metrics change), the Transfer view loaded for the selected run."""
+    compare = window.compare_view
+    window.tabs.setCurrentWidget(compare)
+    compare.refresh_runs()
+    compare.check_runs([p.name for p in compare.run_dirs()])
+    window.transfer_view.load_run(window.controller.selected.run_dir if window.controller.selected else None)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` still stops the runs in `finally`
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--no-new-views", action="store_true", help="keep the Curves tab in front (as before)")
     args = parser.parse_args()
     os.environ["WORKBENCH_RUNS"] = tempfile.mkdtemp(prefix="wb-bench-latency-")
     from PySide6.QtWidgets import QApplication
@@ -79,6 +90,8 @@ def main() -> None:
     while window.live_view.frames_shown < 5 and time.monotonic() - start < 180:  # wait for the stream
         app.processEvents()
         time.sleep(0.005)
+    if not args.no_new_views:
+        open_new_views(window)
     try:
         frames0 = window.live_view.frames_shown
         streaming = probe(app, args.seconds)

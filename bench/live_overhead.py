@@ -71,7 +71,17 @@ def headless(preset) -> float:
     return steps_per_second(handle.run_dir)
 
 
-def live(preset, app) -> tuple[float, int, float]:
+def open_new_views(window) -> None:
+    """The experiment-bench views open as a researcher would have them: the Compare tab in front with every
+    run ticked (it re-reads a run whose metrics change), the Transfer view loaded for the selected run."""
+    compare = window.compare_view
+    window.tabs.setCurrentWidget(compare)
+    compare.refresh_runs()
+    compare.check_runs([p.name for p in compare.run_dirs()])
+    window.transfer_view.load_run(window.controller.selected.run_dir if window.controller.selected else None)
+
+
+def live(preset, app, new_views: bool = True) -> tuple[float, int, float]:
     from PySide6.QtCore import QEventLoop, QTimer
 
     from workbench.ui.main_window import MainWindow
@@ -84,6 +94,8 @@ def live(preset, app) -> tuple[float, int, float]:
     window.runs_panel.form.set_values(preset)
     window.preset = preset
     handle = window.start_run("live")
+    if new_views:
+        open_new_views(window)
     loop = QEventLoop()
     check = QTimer()
     drawn: list[tuple[float, int]] = []
@@ -120,6 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-new-views", action="store_true", help="keep the Curves tab in front (as before)")
     args = parser.parse_args()
     os.environ["WORKBENCH_RUNS"] = tempfile.mkdtemp(prefix="wb-bench-live-")
     from PySide6.QtWidgets import QApplication
@@ -130,9 +143,9 @@ def main() -> None:
     for i in range(args.repeats):
         if i % 2 == 0:
             a = headless(preset)
-            b, fps, gui = live(preset, app)
+            b, fps, gui = live(preset, app, not args.no_new_views)
         else:
-            b, fps, gui = live(preset, app)
+            b, fps, gui = live(preset, app, not args.no_new_views)
             a = headless(preset)
         ratios.append(b / a)
         print(f"repeat {i}: headless {a:.1f} steps/s, live {b:.1f} steps/s ({fps:.1f} frames/s drawn), "

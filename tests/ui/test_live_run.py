@@ -51,9 +51,18 @@ def test_live_run_draws_and_obeys_pause_resume_stop(qtbot, open_window, tiny_pre
         assert window.live_view.image.image.shape[2] == 3 and window.live_view.image.image.dtype == np.uint8
         heights = live.bar_heights()
         assert len(heights) == len(handle.hello.action_labels) and abs(heights.sum() - 1) < 1e-3
+        # Airstriker's 126 button combos: the probability of each button is the default view
+        bars = live.policy.bars
+        assert bars.view == "buttons"
+        marginals = dict(live.shown_bars())
+        assert set(marginals) == set(bars.buttons()) and len(marginals) < len(handle.hello.action_labels)
+        sampled = handle.hello.action_labels[bars.action]
+        assert {label for label, _v, lit in bars.rows() if lit} == set(sampled.split("+")) - {"NOOP"}
+        assert "entropy" in bars.caption
+        live.policy.set_view("actions")  # the top combos, the other view
         shown = live.shown_bars()
         assert shown and {label for label, _ in shown} <= set(handle.hello.action_labels)
-        sampled = handle.hello.action_labels[live.last_step.action]
+        sampled = handle.hello.action_labels[bars.action]
         assert sampled in {label for label, _ in shown}  # the sampled action is always on screen
         qtbot.waitUntil(lambda: window.curves.point_count() > 0, timeout=WAIT_MS)
 

@@ -12,6 +12,7 @@ COMMAND_MODULES = [
     "workbench.cli.replay_commands",
     "workbench.cli.train_commands",
     "workbench.cli.rl2_commands",
+    "workbench.cli.runs_commands",
 ]
 
 
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         # No subcommand: the window. Its own options (--preset, --smoke) are parsed by the UI.
+        problem = _display_problem(rest)
+        if problem:
+            print(f"workbench: {problem}", file=sys.stderr)
+            return 2
         from workbench.ui.app import main as gui_main
 
         return gui_main(rest)
@@ -56,6 +61,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _display_problem(rest: list[str]) -> str | None:
+    if any(arg in ("-h", "--help") for arg in rest):
+        return None
+    from workbench.cli.display_check import display_problem
+
+    return display_problem()
+
+
+def require_display() -> None:
+    """Raise UserError when the window cannot open here (before Qt loads and aborts)."""
+    from workbench.cli.display_check import display_problem
+
+    problem = display_problem()
+    if problem:
+        raise UserError(problem)
 
 
 if __name__ == "__main__":

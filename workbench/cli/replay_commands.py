@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
             return _export(movie, args)
         if args.info:
             return _info(movie)
+        from workbench.cli import require_display
+
+        require_display()
         from workbench.ui.replay_viewer import show_episode  # the window: Qt only when asked for
 
         return show_episode(movie)

@@ -8,12 +8,17 @@ while the view is hidden (it catches up when shown). Per-level points are kept a
 not walk the whole history."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
+from workbench.ui.run_compare import EpisodePick, nearest
 from workbench.ui.run_history import RunHistory
+
+CLICK_PIXELS = 12
 
 LEVEL_COLORS = ["#6fa8ff", "#7ed491", "#f29e4c", "#c77dff", "#ff6b8b", "#4cd3c2", "#d7d75a", "#9aa4b5"]
 MAX_SYMBOL_POINTS = 300
@@ -50,6 +55,9 @@ def _plot(title: str) -> pg.PlotWidget:
 
 
 class CurvesView(QWidget):
+    episode_clicked = Signal(object)
+    """An `EpisodePick`: a click near an episode's point on the return plot."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
@@ -73,7 +81,10 @@ class CurvesView(QWidget):
         self.level_curves: dict[str, pg.PlotDataItem] = {}
         self.mean_curve = self.returns.plot([], [], pen=pg.mkPen("#ffffff", width=2.5), name="smoothed mean")
         self.history: RunHistory | None = None
+        self.run_dir: Path | None = None
         self._level_points: dict[str, tuple[list[int], list[float]]] = {}
+        self._level_index: dict[str, list[int]] = {}
+        """Per level, the index in `history.episodes` of each point (what a click opens)."""
         self._episodes_seen = 0
         self._dirty_returns = self._dirty_metrics = False
         self.redraws = 0
@@ -81,9 +92,12 @@ class CurvesView(QWidget):
         self._timer.setInterval(int(1000 / REDRAW_HZ))
         self._timer.timeout.connect(self._redraw_dirty)
         self._timer.start()
+        self.returns.scene().sigMouseClicked.connect(self._clicked)
 
-    def show_history(self, history: RunHistory | None) -> None:
+    def show_history(self, history: RunHistory | None, run_dir: Path | None = None) -> None:
         self.history = history
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self._level_index.clear()
         for curve in self.level_curves.values():
             self.returns.removeItem(curve)
             self.legend.removeItem(curve)
@@ -119,10 +133,11 @@ class CurvesView(QWidget):
         self.redraws += 1
         history = self.history
         episodes = history.episodes if history is not None else []
-        for step, level, ret in episodes[self._episodes_seen:]:
+        for i, (step, level, ret) in enumerate(episodes[self._episodes_seen:], start=self._episodes_seen):
             xs, ys = self._level_points.setdefault(level, ([], []))
             xs.append(step)
             ys.append(ret)
+            self._level_index.setdefault(level, []).append(i)
         self._episodes_seen = len(episodes)
         for level, (xs, ys) in self._level_points.items():
             curve = self.level_curves.get(level)
@@ -153,6 +168,34 @@ class CurvesView(QWidget):
                 curve.setData(np.asarray(xs, float), np.asarray(ys, float))
             else:
                 curve.setData([], [])
+
+    def _clicked(self, event) -> None:
+        if event.button() != Qt.LeftButton:
+            return
+        vb = self.returns.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        pos = vb.mapSceneToView(event.scenePos())
+        pick = self.pick_at(pos.x(), pos.y())
+        if pick is not None:
+            self.episode_clicked.emit(pick)
+
+    def pick_at(self, x: float, y: float) -> EpisodePick | None:
+        """The episode whose point on the return plot is nearest (x, y) (view coordinates), within CLICK_PIXELS."""
+        if self.history is None or self.run_dir is None:
+            return None
+        px, py = self.returns.getPlotItem().vb.viewPixelSize()
+        best = (float("inf"), -1)
+        for level, (xs, ys) in self._level_points.items():
+            i, dist = nearest(np.asarray(xs, float), np.asarray(ys, float), x, y, px, py)
+            if dist < best[0]:
+                best = (dist, self._level_index[level][i])
+        dist, i = best
+        if i < 0 or dist > CLICK_PIXELS:
+            return None
+        step, level, ret = self.history.episodes[i]
+        movies = self.history.movies
+        return EpisodePick(self.run_dir, level, int(step), float(ret), movies[i] if i < len(movies) else None)
 
     def point_count(self) -> int:
         return sum(len(c.getData()[0] if c.getData()[0] is not None else []) for c in self.level_curves.values())

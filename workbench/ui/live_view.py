@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from workbench.ui.action_marginals import entropy
 from workbench.ui.policy_view import PolicyView
 
 
@@ -57,7 +58,7 @@ class LiveView(QWidget):
         self.env.setRange(0, max(0, n_envs - 1))
         self.env.setValue(watched)
         self.env.blockSignals(False)
-        self.bars.set_labels(labels)
+        self.policy.set_labels(labels)
 
     def show_frame(self, frame: np.ndarray) -> None:
         self.image.set_frame(frame)
@@ -68,7 +69,8 @@ class LiveView(QWidget):
         labels = self.bars.labels if len(self.bars.labels) == n else [str(i) for i in range(n)]
         label = labels[step.action] if 0 <= step.action < n else str(step.action)
         share = f" ({float(step.probs[step.action]):.0%})" if 0 <= step.action < n else ""
-        caption = f"value {step.value:+.2f} · {label}{share}\nenv {step.env_index} · step {step.global_step:,}"
+        caption = (f"value {step.value:+.2f} · entropy {entropy(step.probs):.2f} · {label}{share}\n"
+                   f"env {step.env_index} · step {step.global_step:,}")
         self.bars.set_probs(step.probs, step.action, caption)
         self.last_step = step
         self.steps_shown += 1

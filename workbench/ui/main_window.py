@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBo
 
 from workbench.core.levels import LevelSet
 from workbench.ui.catalog_panel import CatalogPanel
+from workbench.ui.compare_view import CompareView
 from workbench.ui.curves_view import CurvesView
 from workbench.ui.level_set_panel import LevelSetPanel
 from workbench.ui.live_view import LiveView
@@ -54,10 +55,14 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.transfer_view, "Transfer")
         self.within_trial_view = WithinTrialView()
         self.tabs.addTab(self.within_trial_view, "Within trial")
+        self.compare_view = CompareView()
+        self.tabs.addTab(self.compare_view, "Compare")
         self.replay_viewer = self._replay_viewer()
+        self.replay_window: QWidget | None = None
         if self.replay_viewer is not None:
             self.tabs.addTab(self.replay_viewer, "Replay")
         centre = QSplitter(Qt.Vertical)
+        self.centre = centre
         centre.addWidget(self.live_view)
         centre.addWidget(self.tabs)
         centre.setSizes([430, 330])
@@ -77,6 +82,11 @@ class MainWindow(QMainWindow):
         self.controller.frame.connect(self.live_view.show_frame)
         self.controller.step.connect(self.live_view.show_step)
         self.controller.episode.connect(lambda handle, _m: self._history_grew(handle, episodes=True))
+        self.controller.runs_changed.connect(self.compare_view.note_runs_changed)
+        self.curves.episode_clicked.connect(self.open_picked_episode)
+        self.compare_view.episode_clicked.connect(self.open_picked_episode)
+        if self.replay_viewer is not None:
+            self.replay_viewer.layout_requested.connect(self.set_replay_layout)
         self.controller.update.connect(lambda handle, _m: self._history_grew(handle, updates=True))
         self.live_view.watch_requested.connect(self.controller.watch)
         self.controller.frames_wanted = lambda: self.live_view.isVisible() and not self.isMinimized()
@@ -85,6 +95,7 @@ class MainWindow(QMainWindow):
         if preset_path is not None:
             self.open_preset(Path(preset_path))
         self.controller.attach_existing()
+        self.compare_view.refresh_runs()
         self.statusBar().showMessage("Ready")
 
     # -- layout ----------------------------------------------------------------------------------
@@ -235,7 +246,11 @@ class MainWindow(QMainWindow):
 
     def _on_selected(self, handle) -> None:
         self.live_view.set_run(handle.name if handle is not None else None)
-        self.curves.show_history(self.controller.history(handle) if handle is not None else None)
+        self.curves.show_history(self.controller.history(handle) if handle is not None else None,
+                                 handle.run_dir if handle is not None else None)
+        if handle is not None and not self.compare_view.checked_dirs():
+            self.compare_view.refresh_runs()
+            self.compare_view.check_runs([handle.run_dir])
         self.transfer_view.load_run(handle.run_dir if handle is not None else None)
         self.within_trial_view.load_run(handle.run_dir if handle is not None else None)
         if handle is not None and self.replay_viewer is not None:
@@ -252,6 +267,67 @@ class MainWindow(QMainWindow):
     def _history_grew(self, handle, episodes: bool = False, updates: bool = False) -> None:
         if handle is self.controller.selected:
             self.curves.mark_dirty(episodes=episodes, updates=updates)
+            if episodes and self.replay_viewer is not None and self.replay_viewer.model.run_dir == handle.run_dir:
+                self.replay_viewer.note_new_episodes()
+
+    # -- from a curve to the frame ---------------------------------------------------------------
+    def open_picked_episode(self, pick) -> bool:
+        """Open the episode a click on a return curve picked in Replay, at its start."""
+        if self.replay_viewer is None:
+            return False
+        where = f"the {pick.level} episode at step {pick.global_step:,} (return {pick.episode_return:.1f})"
+        movie = pick.movie_path
+        if movie is None or not movie.is_file():
+            self.statusBar().showMessage(f"{where} was not recorded (run.record_episodes = true records every "
+                                         "finished episode)", 10000)
+            return False
+        viewer = self.replay_viewer
+        if viewer.model.run_dir != pick.run_dir:
+            try:
+                viewer.open_run(pick.run_dir)
+            except Exception as exc:  # noqa: BLE001 - an unreadable index: the movie still opens
+                self.statusBar().showMessage(f"Replay: {exc}", 5000)
+        if not viewer.open_episode(movie):
+            return False
+        for row, entry in enumerate(viewer.visible_entries()):
+            if entry.movie_path == movie:
+                viewer.table.selectRow(row)
+        if viewer.layout_mode == "window" and self.replay_window is not None:
+            self.replay_window.raise_()
+        else:
+            self.tabs.setCurrentWidget(viewer)
+        self.statusBar().showMessage(f"Replaying {where}", 5000)
+        return True
+
+    def set_replay_layout(self, mode: str) -> None:
+        """'tab' (the Replay tab), 'centre' (the replay takes the whole centre area) or 'window' (its own)."""
+        viewer = self.replay_viewer
+        if viewer is None:
+            return
+        if self.replay_window is not None and mode != "window":
+            window, self.replay_window = self.replay_window, None
+            window.closed_by_user = None
+            window.close()
+            self.tabs.addTab(viewer, "Replay")
+            window.deleteLater()
+        self.live_view.setVisible(mode != "centre")
+        self.tabs.tabBar().setVisible(mode != "centre")
+        if mode == "window" and self.replay_window is None:
+            from PySide6.QtWidgets import QVBoxLayout
+
+            index = self.tabs.indexOf(viewer)
+            if index >= 0:
+                self.tabs.removeTab(index)
+            window = _ReplayWindow(lambda: self.set_replay_layout("tab"))
+            QVBoxLayout(window).addWidget(viewer)
+            window.setWindowTitle("Retro Workbench — Replay")
+            window.resize(1280, 860)
+            window.show()
+            viewer.show()
+            self.replay_window = window
+        elif self.tabs.indexOf(viewer) >= 0:
+            self.tabs.setCurrentWidget(viewer)
+        viewer.set_layout_mode(mode)
 
     # -- closing ---------------------------------------------------------------------------------
     def ask_about_runs(self, count: int) -> str | None:
@@ -283,7 +359,25 @@ class MainWindow(QMainWindow):
                     return
             stop_runs = policy == "stop"
         self.within_trial_view.shutdown()  # its evaluation process, if one is going
+        self.transfer_view.shutdown()  # a transfer started here, if one is going
+        self.compare_view.shutdown()
+        if self.replay_window is not None:
+            self.set_replay_layout("tab")
         if self.replay_viewer is not None and hasattr(self.replay_viewer, "shutdown"):
             self.replay_viewer.shutdown()  # its emulator process
         self.controller.shutdown(stop_runs)
+        event.accept()
+
+
+class _ReplayWindow(QWidget):
+    """The replay viewer's own window; closing it puts the viewer back in its tab (its episode stays open)."""
+
+    def __init__(self, on_close):
+        super().__init__(None, Qt.Window)
+        self.closed_by_user = on_close
+
+    def closeEvent(self, event) -> None:
+        callback, self.closed_by_user = self.closed_by_user, None
+        if callback is not None:
+            callback()
         event.accept()

@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+
+from workbench.ui.action_marginals import button_table, combo_buttons, entropy, is_combination_set
 
 BACKGROUND = QColor("#15171c")
 BAR = QColor("#4c8dff")
@@ -38,6 +40,9 @@ class FrameWidget(QWidget):
         self.image: np.ndarray | None = None
         self._bgrx: np.ndarray | None = None
         self._qimage: QImage | None = None
+        self.overlay: np.ndarray | None = None
+        """(h, w, 4) RGBA uint8 drawn over the frame, stretched to it (a saliency map), or None."""
+        self._overlay_image: QImage | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # we fill every pixel: no background pass
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 112)
@@ -57,6 +62,17 @@ class FrameWidget(QWidget):
 
     def clear(self) -> None:
         self.image = self._bgrx = self._qimage = None
+        self.set_overlay(None)
+        self.update()
+
+    def set_overlay(self, rgba: np.ndarray | None) -> None:
+        """Draw `rgba` ((h, w, 4) uint8, any size: scaled smoothly to the frame) over the frame; None removes it."""
+        if rgba is None:
+            self.overlay = self._overlay_image = None
+        else:
+            self.overlay = np.ascontiguousarray(rgba, dtype=np.uint8)
+            h, w = self.overlay.shape[:2]
+            self._overlay_image = QImage(self.overlay.data, w, h, w * 4, QImage.Format.Format_RGBA8888)
         self.update()
 
     def target_rect(self) -> QRect:
@@ -83,12 +99,22 @@ class FrameWidget(QWidget):
                     if band.isValid():
                         painter.fillRect(band, BACKGROUND)
             painter.drawImage(target, self._qimage)  # no SmoothPixmapTransform hint: nearest neighbour
+            if self._overlay_image is not None:
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)  # a heat map, not pixels
+                painter.drawImage(target, self._overlay_image)
         painter.end()
 
 
 class ProbabilityBars(QWidget):
-    """Horizontal bars, one per action with its label (the most likely ones when there are many; the sampled
-    action is always among them and drawn highlighted), under the caption (its lines split on newlines)."""
+    """Horizontal bars with their labels under the caption (its lines split on newlines). Two views:
+
+    - "actions": one bar per action (the most likely ones when there are many; the sampled action is always
+      among them), the sampled one highlighted;
+    - "buttons": for combination action sets (e.g. Genesis' 126 combos), the probability that each button is
+      pressed (`action_marginals`), the buttons of the sampled combo highlighted. The default for a
+      combination set with more actions than fit as bars: sixteen ~1% bars say nothing, eight marginals do.
+
+    Bars are scaled to the largest one shown (so small differences stay visible) and carry their percentage."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -97,6 +123,11 @@ class ProbabilityBars(QWidget):
         self.action = -1
         self.caption = ""
         self.shown: list[int] = []
+        self.view = "actions"
+        self.entropy = 0.0
+        self._buttons: list[str] = []
+        self._button_table = np.zeros((0, 0))
+        self._user_view: str | None = None
         self._shown_at = 0.0
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -107,22 +138,53 @@ class ProbabilityBars(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(260, 300)
 
-    def set_labels(self, labels: list[str]) -> None:
-        self.labels = list(labels)
-        self.probs = np.zeros(len(labels))
-        self.action, self.shown, self._shown_at = -1, [], 0.0
+    @property
+    def combination_set(self) -> bool:
+        return bool(self._buttons) and len(self._buttons) < len(self.labels)
+
+    def default_view(self) -> str:
+        return "buttons" if self.combination_set and len(self.labels) > MAX_BARS else "actions"
+
+    def set_view(self, view: str | None) -> None:
+        """'actions', 'buttons', or None for the default of the action set; kept across set_labels."""
+        self._user_view = view
+        self.view = view if view in ("actions", "buttons") and (view != "buttons" or self.combination_set) \
+            else self.default_view()
         self._pick(time.monotonic())
         self.update()
+
+    def set_labels(self, labels: list[str]) -> None:
+        self.labels = list(labels)
+        self._buttons, self._button_table = button_table(self.labels) if is_combination_set(self.labels) \
+            else ([], np.zeros((0, 0)))
+        self.probs = np.zeros(len(labels))
+        self.action, self.shown, self._shown_at = -1, [], 0.0
+        self.set_view(self._user_view)
 
     def set_probs(self, probs, action: int, caption: str | None = None) -> None:
         probs = np.asarray(probs, dtype=float)
         if len(probs) != len(self.labels):
-            self.labels = [str(i) for i in range(len(probs))]
+            self.set_labels([str(i) for i in range(len(probs))])
         self.probs, self.action = probs, int(action)
+        self.entropy = entropy(probs)
         if caption is not None:
             self.caption = caption
         self._pick(time.monotonic())
         self.update()
+
+    def marginals(self) -> np.ndarray:
+        """P(button pressed) for each of `buttons()` under the current probabilities."""
+        return self.probs @ self._button_table if self.combination_set else np.zeros(0)
+
+    def buttons(self) -> list[str]:
+        return list(self._buttons)
+
+    def rows(self) -> list[tuple[str, float, bool]]:
+        """(label, value, highlighted) of each bar on screen, top to bottom."""
+        if self.view == "buttons":
+            held = set(combo_buttons(self.labels[self.action])) if 0 <= self.action < len(self.labels) else set()
+            return [(b, float(v), b in held) for b, v in zip(self._buttons, self.marginals())]
+        return [(self._label(i), float(self.probs[i]), i == self.action) for i in self.shown]
 
     def _pick(self, now: float) -> None:
         n = len(self.probs)
@@ -140,7 +202,13 @@ class ProbabilityBars(QWidget):
 
     def title(self) -> str:
         n = len(self.probs)
+        if self.view == "buttons":
+            return f"P(button pressed) over {n} combos"
         return "action probabilities" if n <= MAX_BARS else f"top {len(self.shown)} of {n} actions"
+
+    def entropy_text(self) -> str:
+        n = len(self.probs)
+        return f"entropy {self.entropy:.2f} nats (uniform {np.log(n):.2f})" if n > 1 else ""
 
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
@@ -155,26 +223,33 @@ class ProbabilityBars(QWidget):
         for k, text in enumerate(captions, start=1):
             painter.drawText(QRect(4, 2 + k * line, self.width() - 8, line), Qt.AlignmentFlag.AlignLeft, text)
         top = (1 + len(captions)) * line + 8
-        rows = len(self.shown)
+        rows = self.rows()
         if rows:
-            label_w = min(self._label_width(), self.width() // 2)
-            bar_x, bar_w = label_w + 4, max(1, self.width() - label_w - 12)
-            pitch = max(1.0, (self.height() - top - 4) / rows)
+            label_w = min(self._label_width(rows), self.width() // 2)
+            value_w = fm.horizontalAdvance("100%") + 6
+            bar_x, bar_w = label_w + 4, max(1, self.width() - label_w - value_w - 12)
+            pitch = max(1.0, (self.height() - top - 4) / len(rows))
             height = max(1, int(pitch * 0.75))
-            for row, i in enumerate(self.shown):
+            scale = max(max(v for _, v, _ in rows), 1e-9)  # the largest bar spans the width
+            for row, (label, value, picked) in enumerate(rows):
                 y = int(top + row * pitch)
                 painter.setPen(TEXT)
                 painter.drawText(QRect(0, y, label_w, height), Qt.AlignmentFlag.AlignRight
-                                 | Qt.AlignmentFlag.AlignVCenter, self._label(i))
-                width = int(bar_w * min(max(float(self.probs[i]), 0.0), 1.0))
-                painter.fillRect(bar_x, y, max(width, 1), height, PICKED if i == self.action else BAR)
+                                 | Qt.AlignmentFlag.AlignVCenter, label)
+                width = int(bar_w * min(max(value / scale, 0.0), 1.0))
+                painter.fillRect(bar_x, y, max(width, 1), height, PICKED if picked else BAR)
+                if height >= fm.ascent():
+                    painter.setPen(DIM)
+                    painter.drawText(QRect(bar_x + width + 4, y, value_w, height), Qt.AlignmentFlag.AlignLeft
+                                     | Qt.AlignmentFlag.AlignVCenter, f"{value:.0%}" if value >= 0.01
+                                     else f"{value:.1%}")
         painter.end()
 
-    def _label_width(self) -> int:
-        key = (tuple(self.shown), tuple(self.labels))
+    def _label_width(self, rows) -> int:
+        key = (self.view, tuple(self.shown), tuple(self.labels))
         if key != getattr(self, "_label_key", None):  # text measuring is the costly part: only on change
             self._label_key = key
-            self._label_w = max(self._metrics.horizontalAdvance(self._label(i)) for i in self.shown) + 8
+            self._label_w = max(self._metrics.horizontalAdvance(label) for label, _, _ in rows) + 8
         return self._label_w
 
     def _label(self, i: int) -> str:
@@ -182,7 +257,10 @@ class ProbabilityBars(QWidget):
 
 
 class PolicyView(QWidget):
-    """Frame on the left, bars on the right (5 : 2)."""
+    """Frame on the left, bars on the right (5 : 2); above the bars, the bar view (buttons / top actions) for
+    combination action sets."""
+
+    VIEWS = (("buttons", "buttons pressed"), ("actions", "top actions"))
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -191,13 +269,37 @@ class PolicyView(QWidget):
         layout.setSpacing(2)
         self.frame = FrameWidget()
         self.bars = ProbabilityBars()
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(2)
+        self.view_box = QComboBox()
+        for key, text in self.VIEWS:
+            self.view_box.addItem(text, key)
+        self.view_box.setToolTip("Buttons pressed: P(button) summed over the combos that hold it. Top actions: "
+                                 "the most likely combos")
+        self.view_box.hide()
+        self.view_box.activated.connect(lambda i: self.set_view(self.view_box.itemData(i)))
+        right.addWidget(self.view_box)
+        right.addWidget(self.bars, 1)
         layout.addWidget(self.frame, 5)
-        layout.addWidget(self.bars, 2)
+        layout.addLayout(right, 2)
+
+    def set_labels(self, labels: list[str]) -> None:
+        self.bars.set_labels(labels)
+        self._sync_view_box()
+
+    def set_view(self, view: str | None) -> None:
+        self.bars.set_view(view)
+        self._sync_view_box()
+
+    def _sync_view_box(self) -> None:
+        self.view_box.setVisible(self.bars.combination_set)
+        self.view_box.setCurrentIndex(0 if self.bars.view == "buttons" else 1)
 
     def shown_bars(self) -> list[tuple[str, float]]:
-        """(label, probability) of the bars on screen, top to bottom."""
-        return [(self.bars._label(i), float(self.bars.probs[i])) for i in self.bars.shown]
+        """(label, value) of the bars on screen, top to bottom (actions or buttons, as the view shows)."""
+        return [(label, value) for label, value, _ in self.bars.rows()]
 
     def bar_heights(self) -> np.ndarray:
-        """The latest probabilities of every action (the bars show all or the top ones)."""
+        """The latest probabilities of every action (the bars show all, the top ones, or their marginals)."""
         return np.asarray(self.bars.probs, dtype=float)

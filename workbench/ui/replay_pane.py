@@ -10,20 +10,53 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from workbench.replay.errors import ReplayError
 from workbench.replay.frame_server import ReplayProcess
 from workbench.replay.sidecar import Sidecar, read_sidecar, sidecar_path
+from workbench.ui.action_marginals import entropy
 from workbench.ui.policy_view import PolicyView
 
 
+SALIENCY_VIEWS = (("off", "saliency off"), ("policy", "policy looks at"), ("value", "value looks at"),
+                  ("both", "policy (red) + value (blue)"))
+
+
+def saliency_rgba(smap, which: str) -> np.ndarray:
+    """A saliency map as an RGBA overlay: policy red-yellow, value blue-cyan, alpha grows with saliency."""
+    p, v = smap.policy, smap.value
+    h, w = p.shape
+    out = np.zeros((h, w, 4), np.uint8)
+    if which == "policy":
+        out[..., 0], out[..., 1] = 255, (p * 200).astype(np.uint8)
+        alpha = p
+    elif which == "value":
+        out[..., 1], out[..., 2] = (v * 200).astype(np.uint8), 255
+        alpha = v
+    else:
+        out[..., 0], out[..., 2] = (p * 255).astype(np.uint8), (v * 255).astype(np.uint8)
+        alpha = np.maximum(p, v)
+    out[..., 3] = (np.clip(alpha, 0, 1) ** 0.8 * 190).astype(np.uint8)
+    return out
+
+
 class ReplayPane(QWidget):
-    """Shows one episode. `open(path)` raises ReplayError for a movie it cannot replay."""
+    """Shows one episode. `open(path)` raises ReplayError for a movie it cannot replay.
+
+    A click in the value/return plot asks to seek to that agent step's first frame (`seek_requested`). The
+    saliency box overlays where the policy and/or the value look on the frame on screen, computed by a
+    `replay.saliency.SaliencyProcess` for this episode (started when first asked for, cached per step)."""
+
+    seek_requested = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.saliency = None
+        """The episode's SaliencyProcess once the overlay was turned on."""
+        self.saliency_map = None
+        """The SaliencyMap on screen."""
         self.process: ReplayProcess | None = None
         self.sidecar: Sidecar | None = None
         self.movie: Path | None = None
@@ -45,6 +78,24 @@ class ReplayPane(QWidget):
         self.warning.hide()
         layout.addWidget(self.warning)
 
+        tools = QHBoxLayout()
+        self.saliency_view = QComboBox()
+        for key, text in SALIENCY_VIEWS:
+            self.saliency_view.addItem(text, key)
+        self.saliency_view.setToolTip("Overlay where the policy (the chosen action's log-probability) and the "
+                                      "value are sensitive in the frame stack the agent saw at this step; computed "
+                                      "in a worker process with the run's newest checkpoint")
+        self.saliency_method = QComboBox()
+        self.saliency_method.addItem("gradient", "gradient")
+        self.saliency_method.addItem("occlusion", "occlusion")
+        self.saliency_method.setToolTip("Gradient: |d output / d pixel|. Occlusion: how much blurring a patch "
+                                        "there changes the output (slower)")
+        self.saliency_label = QLabel("")
+        self.saliency_label.setObjectName("dim")
+        tools.addWidget(self.saliency_view)
+        tools.addWidget(self.saliency_method)
+        tools.addWidget(self.saliency_label, 1)
+        layout.addLayout(tools)
         self.policy = PolicyView()
         self.image = self.policy.frame
         self.bars = self.policy.bars
@@ -58,10 +109,13 @@ class ReplayPane(QWidget):
         self.return_curve = self.trace_plot.plot(pen=pg.mkPen("#ffb020", width=1.5), name="return so far")
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#e0e0e0", style=Qt.DashLine))
         self.trace_plot.addItem(self.cursor)
+        self.trace_plot.scene().sigMouseClicked.connect(self._trace_clicked)
         layout.addWidget(self.trace_plot, 1)
         self.status = QLabel("")
         self.status.setObjectName("dim")
         layout.addWidget(self.status)
+        self.saliency_view.currentIndexChanged.connect(lambda _i: self._saliency_changed())
+        self.saliency_method.currentIndexChanged.connect(lambda _i: self._saliency_changed())
 
     # -- episode ---------------------------------------------------------------------------------
     def open(self, movie: Path | str) -> None:
@@ -87,6 +141,7 @@ class ReplayPane(QWidget):
         self.request(0)
 
     def close_episode(self) -> None:
+        self._close_saliency()
         if self.process is not None:
             self.process.close()
         self.process, self.sidecar, self.movie = None, None, None
@@ -111,6 +166,7 @@ class ReplayPane(QWidget):
         """Show a frame that arrived; send the newest request if it changed meanwhile. True when drawn."""
         if self.process is None:
             return False
+        self._poll_saliency()
         try:
             got = self.process.poll()
         except ReplayError as exc:
@@ -135,12 +191,98 @@ class ReplayPane(QWidget):
             step = self.sidecar.step_at_frame(k)
             self._show_step(step)
             text += f" · step {step} / {len(self.sidecar.actions) - 1}"
+            self._request_saliency(step)
         self.status.setText(text)
+
+    # -- seeking from the traces -----------------------------------------------------------------
+    def step_start_frame(self, step: int) -> int:
+        """The first frame of agent step `step` (frame 0 for step 0)."""
+        if self.sidecar is None or step <= 0:
+            return 0
+        ends = self.sidecar.step_end_frames
+        return int(min(ends[min(step, len(ends)) - 1] + 1, self.n_frames - 1))
+
+    def _trace_clicked(self, event) -> None:
+        if event.button() != Qt.LeftButton or self.sidecar is None or not len(self.sidecar.actions):
+            return
+        vb = self.trace_plot.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        self.seek_to_step(vb.mapSceneToView(event.scenePos()).x())
+
+    def seek_to_step(self, x: float) -> None:
+        """Ask to show agent step round(x) (clamped to the episode)."""
+        step = int(min(max(round(x), 0), len(self.sidecar.actions) - 1))
+        self.seek_requested.emit(self.step_start_frame(step))
+
+    # -- saliency --------------------------------------------------------------------------------
+    @property
+    def saliency_on(self) -> str:
+        return self.saliency_view.currentData()
+
+    def set_saliency(self, view: str, method: str | None = None) -> None:
+        """'off', 'policy', 'value' or 'both' (and 'gradient' / 'occlusion')."""
+        if method is not None:
+            self.saliency_method.setCurrentIndex(self.saliency_method.findData(method))
+        self.saliency_view.setCurrentIndex(self.saliency_view.findData(view))
+
+    def _saliency_changed(self) -> None:
+        if self.saliency_on == "off":
+            self.image.set_overlay(None)
+            self.saliency_map = None
+            self.saliency_label.setText("")
+            return
+        if self.saliency_map is not None and self.saliency_map.method == self.saliency_method.currentData():
+            self.image.set_overlay(saliency_rgba(self.saliency_map, self.saliency_on))
+        if self.sidecar is not None and self.shown_frame is not None:
+            self._request_saliency(self.sidecar.step_at_frame(self.shown_frame))
+
+    def _request_saliency(self, step: int) -> None:
+        if self.saliency_on == "off" or self.movie is None:
+            return
+        from workbench.replay.saliency import SaliencyProcess
+
+        if self.saliency is None:
+            self.saliency_label.setText("starting the saliency worker (loads the run's newest checkpoint)…")
+            self.saliency = SaliencyProcess(self.movie, wait=False)  # never blocks: answers come through poll
+        self.saliency.request(step, self.saliency_method.currentData())
+        self._poll_saliency()
+
+    def _poll_saliency(self) -> None:
+        if self.saliency is None:
+            return
+        try:
+            smap = self.saliency.poll()
+        except ReplayError as exc:
+            self._close_saliency()
+            self.saliency_label.setText(f"no saliency: {exc}")
+            self.saliency_view.blockSignals(True)
+            self.saliency_view.setCurrentIndex(0)
+            self.saliency_view.blockSignals(False)
+            return
+        for (step, method), error in list(self.saliency.errors.items()):
+            self.saliency_label.setText(f"step {step}: {error}")
+            self.saliency.errors.clear()
+        if smap is None or self.saliency_on == "off":
+            return
+        if smap.method != self.saliency_method.currentData():
+            return
+        self.saliency_map = smap
+        self.image.set_overlay(saliency_rgba(smap, self.saliency_on))
+        self.saliency_label.setText(f"{smap.method} saliency of step {smap.step} · {Path(smap.checkpoint).name} "
+                                    f"· {smap.seconds * 1000:.0f} ms")
+
+    def _close_saliency(self) -> None:
+        if self.saliency is not None:
+            self.saliency.close()
+        self.saliency, self.saliency_map = None, None
+        self.image.set_overlay(None)
 
     def _show_step(self, step: int) -> None:
         side = self.sidecar
         self.bars.set_probs(side.probs[step], int(side.actions[step]),
-                            f"value {float(side.values[step]):+.2f} · step {step}")
+                            f"value {float(side.values[step]):+.2f} · entropy {entropy(side.probs[step]):.2f}"
+                            f" · step {step}")
         self.cursor.setValue(step)
 
     def bar_heights(self) -> np.ndarray:
@@ -151,11 +293,11 @@ class ReplayPane(QWidget):
         if side is None or not len(side.actions):
             self.value_curve.setData([], [])
             self.return_curve.setData([], [])
-            self.bars.set_labels([])
+            self.policy.set_labels([])
             return
         n = side.probs.shape[1]
         labels = list(side.meta.action_labels or [])
-        self.bars.set_labels(labels if len(labels) == n else [str(i) for i in range(n)])
+        self.policy.set_labels(labels if len(labels) == n else [str(i) for i in range(n)])
         steps = np.arange(len(side.actions))
         self.value_curve.setData(steps, side.values)
         self.return_curve.setData(steps, side.cumulative_rewards())

@@ -198,6 +198,8 @@ class _PlaybackWidget(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.hide()
         self.transport.position_changed.connect(self._show_position)
+        for pane in panes:
+            pane.seek_requested.connect(self._seek_from_pane)
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / FPS))
         self.timer.timeout.connect(self._tick)  # runs only while an episode is open: idle costs nothing
@@ -208,6 +210,10 @@ class _PlaybackWidget(QWidget):
             pane.poll()
         if not any(pane.process is not None for pane in self.panes):
             self.timer.stop()
+
+    def _seek_from_pane(self, frame: int) -> None:
+        self.transport.pause()
+        self.transport.seek(frame)
 
     def _show_position(self, frame: int) -> None:
         for pane in self.panes:
@@ -226,8 +232,10 @@ class _PlaybackWidget(QWidget):
         self.error_label.setVisible(bool(message))
 
     def shutdown(self) -> None:
-        """Stop the timer and end the replay processes (also on close)."""
+        """Stop the timers and end the replay processes (also on close)."""
         self.timer.stop()
+        if hasattr(self, "_refresh_timer"):
+            self._refresh_timer.stop()
         for pane in self.panes:
             pane.close_episode()
 
@@ -241,10 +249,14 @@ class ReplayViewer(_PlaybackWidget):
     dropping a .bk2 file opens it."""
 
     episode_opened = Signal(str)
+    layout_requested = Signal(str)
+    """'centre' (fill the window's centre), 'window' (its own window) or 'tab' (back in its tab)."""
+    REFRESH_MS = 1000
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAcceptDrops(True)
+        self._stale = False
         self.pane = ReplayPane()
         self._init_playback([self.pane])
 
@@ -268,6 +280,13 @@ class ReplayViewer(_PlaybackWidget):
         self.refresh_button.setToolTip("Re-read the run's recorded episodes (a running run keeps adding them)")
         self.save_state_button = QPushButton("Save start state…")
         self.save_state_button.setToolTip("Save the frame on screen as a new start state of this game")
+        self.fill_button = QPushButton("Fill centre")
+        self.fill_button.setCheckable(True)
+        self.fill_button.setToolTip("Let the replay take the window's whole centre area (again: back to the tab)")
+        self.window_button = QPushButton("Own window")
+        self.window_button.setCheckable(True)
+        self.window_button.setToolTip("Replay in a window of its own (again, or close it: back to the tab)")
+        self.layout_mode = "tab"
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -287,6 +306,8 @@ class ReplayViewer(_PlaybackWidget):
         right_layout.addWidget(self.pane, 1)
         right_layout.addWidget(self.transport)
         bottom = QHBoxLayout()
+        bottom.addWidget(self.fill_button)
+        bottom.addWidget(self.window_button)
         bottom.addStretch(1)
         bottom.addWidget(self.save_state_button)
         right_layout.addLayout(bottom)
@@ -302,11 +323,36 @@ class ReplayViewer(_PlaybackWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.table.doubleClicked.connect(self._open_row)
         self.save_state_button.clicked.connect(self._ask_state_name)
+        self.fill_button.clicked.connect(lambda on: self.layout_requested.emit("centre" if on else "tab"))
+        self.window_button.clicked.connect(lambda on: self.layout_requested.emit("window" if on else "tab"))
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setInterval(self.REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_if_stale)
+        self._refresh_timer.start()
+
+    def set_layout_mode(self, mode: str) -> None:
+        """Keep the two layout buttons in step with where the window put the viewer."""
+        self.layout_mode = mode
+        self.fill_button.setChecked(mode == "centre")
+        self.window_button.setChecked(mode == "window")
+
+    def note_new_episodes(self) -> None:
+        """The run recorded episodes: re-read the list within a second (at once when shown again)."""
+        self._stale = True
+
+    def _refresh_if_stale(self) -> None:
+        if self._stale and self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._refresh_if_stale()
 
     # -- episodes ------------------------------------------------------------------------------
-    def open_run(self, run_dir: Path | str) -> None:
+    def open_run(self, run_dir: Path | str, sort: tuple | None = None) -> None:
         """List `run_dir`'s recorded episodes (indexing their sidecars when the run has no index yet)."""
         run_dir = Path(run_dir)
+        self._stale = False
         entries = list_episodes(run_dir)
         if not entries:
             rebuild_index(run_dir)
@@ -319,11 +365,23 @@ class ReplayViewer(_PlaybackWidget):
         self.level_filter.setCurrentText(current if current in recorded_levels(run_dir) else ALL_LEVELS)
         self.level_filter.blockSignals(False)
         self._filter_level(self.level_filter.currentText())
-        self.table.sortByColumn(3, Qt.DescendingOrder)
+        self.table.sortByColumn(*(sort or (3, Qt.DescendingOrder)))
 
     def refresh(self) -> None:
-        if self.model.run_dir is not None:
-            self.open_run(self.model.run_dir)
+        """Re-read the list; the selected episode stays selected."""
+        self._stale = False
+        if self.model.run_dir is None:
+            return
+        selected = self.table.selectionModel().selectedRows()
+        movie = self.model.entries[self.proxy.mapToSource(selected[0]).row()].movie_path if selected else None
+        header = self.table.horizontalHeader()
+        column, order = header.sortIndicatorSection(), header.sortIndicatorOrder()
+        self.open_run(self.model.run_dir, sort=(column, order))
+        if movie is not None:
+            for r, entry in enumerate(self.visible_entries()):
+                if entry.movie_path == movie:
+                    self.table.selectRow(r)
+                    break
 
     def visible_entries(self) -> list[EpisodeEntry]:
         """The listed episodes in on-screen order (after sorting and filtering)."""

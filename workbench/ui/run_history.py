@@ -11,6 +11,8 @@ from workbench.core.records import EpisodeRecord, UpdateRecord
 class RunHistory:
     episodes: list[tuple[int, str, float]] = field(default_factory=list)
     """(global_step, level, return) in the order they finished."""
+    movies: list[str | None] = field(default_factory=list)
+    """The movie of each of `episodes` (relative to the run folder), None when it was not recorded."""
     updates: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     """(global_step, metrics)."""
     last_update: int = -1
@@ -30,12 +32,14 @@ class RunHistory:
                 history.last_update = max(history.last_update, int(row["update"]))
             for row in store.episodes():
                 history.episodes.append((int(row["global_step"]), str(row["level"]), float(row["episode_return"])))
+                history.movies.append(row.get("movie_path"))
         except Exception:
             pass
         return history
 
     def add_episode(self, record: EpisodeRecord) -> None:
         self.episodes.append((record.global_step, record.level, record.episode_return))
+        self.movies.append(record.movie_path)
 
     def add_update(self, record: UpdateRecord) -> bool:
         """False when the store already gave us this update (messages that overlap a re-attach)."""

@@ -1,17 +1,36 @@
-"""Transfer results of a run: a per-test-level table and a grouped bar chart (fine-tuned, scratch, zero-shot)
-read from `<run>/transfer/results.csv`."""
+"""Transfer of the selected joint run, the seed's central figure: per test level the return over the
+fine-tuning budget for each mode (fine-tuned, scratch, JERK when present: mean with its 95% band across seeds),
+the zero-shot level as a line, and the scores with their intervals; the raw `results.csv` table and bar chart
+on their own tab.
+
+"Start transfer" runs `workbench transfer` on the run's own preset (with the budget, seeds and parallel jobs
+chosen here) in a background process — the window never trains — shows each job's state and can cancel. The
+curves redraw as job files appear (a second's stat() poll: files are replaced atomically)."""
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QProcess, Qt, QTimer
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
+                               QWidget)
 
-SERIES = (("fine", "fine-tuned", "#6fa8ff"), ("scratch", "scratch", "#9aa4b5"), ("zero", "zero-shot", "#f29e4c"))
+from workbench.ui.transfer_curves import (MODE_COLORS, finished_jobs, learning_curves, mode_label,
+                                          read_transfer, score_table)
+
+SERIES = (("fine", "fine-tuned", "#6fa8ff"), ("scratch", "scratch", "#9aa4b5"), ("zero", "zero-shot", "#f29e4c"),
+          ("jerk", "JERK", "#7ed491"))
+POLL_MS = 1000
+WINDOW_PRESET = "window-preset.toml"
+"""The preset a transfer started from the window ran with (the run's own, with the chosen seeds)."""
+EMPTY_TEXT = "No transfer results for this run yet: press Start transfer (or run workbench transfer PRESET --from RUN)."
 
 
 def read_results(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -29,8 +48,11 @@ def read_results(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def _score_column(columns: list[str], key: str) -> str | None:
-    """The score column of a series: e.g. 'finetune_score' or 'fine_tuned' for 'fine'; prefers *score/*mean."""
-    matches = [c for c in columns if key in c.lower().replace("-", "_") and "std" not in c.lower()]
+    """The score column of a series: e.g. 'finetune_score' or 'fine_tuned' for 'fine'; prefers *score/*mean;
+    never an interval, spread or count column."""
+    skip = ("std", "ci", "low", "high", "lo", "hi", "episodes", "seeds", "err")
+    matches = [c for c in columns if key in c.lower().replace("-", "_")
+               and not any(part in skip for part in c.lower().replace("-", "_").split("_"))]
     for preferred in ("score", "mean"):
         for c in matches:
             if preferred in c.lower():
@@ -45,15 +67,88 @@ def _number(text) -> float:
         return float("nan")
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid` (from /proc; children first come last)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 class TransferView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.message = QLabel("No transfer results for this run yet (workbench transfer PRESET --from RUN).")
+        bar = QHBoxLayout()
+        self.message = QLabel(EMPTY_TEXT)
         self.message.setObjectName("dim")
         self.message.setWordWrap(True)
-        layout.addWidget(self.message)
+        bar.addWidget(self.message, 1)
+        self.budget = QSpinBox()
+        self.budget.setRange(1, 100_000_000)
+        self.budget.setSingleStep(10_000)
+        self.budget.setValue(1_000_000)
+        self.budget.setPrefix("budget ")
+        self.budget.setToolTip("Agent steps each test level is fine-tuned (and trained from scratch) for")
+        self.seeds = QSpinBox()
+        self.seeds.setRange(1, 30)
+        self.seeds.setSuffix(" seeds")
+        self.seeds.setToolTip("Seeds 0..N-1 per test level: the band is the 95% interval across them")
+        self.jobs = QSpinBox()
+        self.jobs.setRange(0, 64)
+        self.jobs.setPrefix("jobs ")
+        self.jobs.setToolTip("Per-level jobs at once (0 = one per CPU core)")
+        self.start_button = QPushButton("Start transfer")
+        self.start_button.setToolTip("Fine-tune, train from scratch and play zero-shot on the run's test levels "
+                                     "(workbench transfer) in a background process")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.start_button.setEnabled(False)
+        for w in (self.budget, self.seeds, self.jobs, self.start_button, self.cancel_button):
+            bar.addWidget(w)
+        layout.addLayout(bar)
+        progress_row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m jobs")
+        self.progress.hide()
+        self.progress_label = QLabel("")
+        self.progress_label.setObjectName("dim")
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.progress_label)
+        layout.addLayout(progress_row)
+
+        self.tabs = QTabWidget()
+        # curves and the score table with intervals
+        self.curves_widget = pg.GraphicsLayoutWidget()
+        self.curves_widget.setBackground("#15171c")
+        self.scores = QTableWidget(0, 0)
+        self.scores.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.scores.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.job_table = QTableWidget(0, 3)
+        self.job_table.setHorizontalHeaderLabels(["level", "seed", "job"])
+        self.job_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.job_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.job_table.hide()
+        lower = QSplitter(Qt.Horizontal)
+        lower.addWidget(self.scores)
+        lower.addWidget(self.job_table)
+        figure = QSplitter(Qt.Vertical)
+        figure.addWidget(self.curves_widget)
+        figure.addWidget(lower)
+        figure.setSizes([420, 160])
+        self.tabs.addTab(figure, "Curves")
+        # the results.csv table and bars
         splitter = QSplitter(Qt.Horizontal)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -63,25 +158,75 @@ class TransferView(QWidget):
         self.chart.getPlotItem().showGrid(y=True, alpha=0.15)
         self.legend = self.chart.getPlotItem().addLegend(offset=(10, 10))
         splitter.addWidget(self.chart)
-        layout.addWidget(splitter, 1)
+        self.tabs.addTab(splitter, "results.csv")
+        layout.addWidget(self.tabs, 1)
+
         self.bar_items: dict[str, pg.BarGraphItem] = {}
         self.levels: list[str] = []
+        self.run_dir: Path | None = None
+        self.curves: dict = {}
+        """{level: {mode: transfer_curves.ModeCurve}} on screen."""
+        self.level_plots: dict[str, pg.PlotItem] = {}
+        self.mode_items: dict[tuple[str, str], tuple[pg.PlotDataItem, pg.FillBetweenItem | None]] = {}
+        self._stamp = None
+        self._process: QProcess | None = None
+        self._job_list: list[tuple[str, int]] = []
+        self._parallel = 1
+        self._started_at = 0.0
+        self._output = ""
+        self.last_exit_code: int | None = None
+        self._cancelled = False
+        self.start_button.clicked.connect(self.start_transfer)
+        self.cancel_button.clicked.connect(self.cancel)
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+
+    # -- the run ---------------------------------------------------------------------------------
+    @property
+    def folder(self) -> Path | None:
+        return self.run_dir / "transfer" if self.run_dir is not None else None
 
     def load_run(self, run_dir: Path | None) -> bool:
-        path = Path(run_dir) / "transfer" / "results.csv" if run_dir else None
+        """Show the transfer of `run_dir` (None: no run); True when it has a readable results.csv."""
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self._stamp = None
+        self._preset_defaults()
+        self.start_button.setEnabled(self.run_dir is not None and not self.running)
+        self.refresh(force=True)
+        return self._load_results()
+
+    def _preset_defaults(self) -> None:
+        if self.run_dir is None or not (self.run_dir / "config.toml").is_file():
+            return
+        try:
+            from workbench.core.presets import load_preset
+
+            preset = load_preset(self.run_dir / "config.toml")
+        except Exception:  # noqa: BLE001 - the Start button reports an unreadable preset
+            return
+        self.budget.setValue(max(1, int(preset.transfer.budget_steps)))
+        self.seeds.setValue(max(1, len(preset.transfer.seeds)))
+        self.jobs.setValue(max(0, int(preset.transfer.parallel_jobs)))
+
+    def _load_results(self) -> bool:
+        path = self.folder / "results.csv" if self.folder is not None else None
         if path is None or not path.exists():
-            self._clear("No transfer results for this run yet (workbench transfer PRESET --from RUN).")
+            self._clear_results()
+            if not self.curves:
+                self.message.setText(EMPTY_TEXT if self.run_dir is not None else "Select a run.")
             return False
         try:
             columns, rows = read_results(path)
         except ValueError as exc:
-            self._clear(str(exc))
+            self._clear_results()
+            self.message.setText(str(exc))
             return False
         self.show_results(columns, rows, path)
         return True
 
-    def _clear(self, text: str) -> None:
-        self.message.setText(text)
+    def _clear_results(self) -> None:
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
         for item in self.bar_items.values():
@@ -91,7 +236,9 @@ class TransferView(QWidget):
         self.levels = []
 
     def show_results(self, columns: list[str], rows: list[dict[str, str]], path: Path) -> None:
-        self._clear(f"{path}")
+        self._clear_results()
+        if not self.curves:
+            self.message.setText(f"{path}")
         self.table.setColumnCount(len(columns))
         self.table.setHorizontalHeaderLabels(columns)
         self.table.setRowCount(len(rows))
@@ -113,3 +260,213 @@ class TransferView(QWidget):
             self.bar_items[key] = item
         axis = self.chart.getPlotItem().getAxis("bottom")
         axis.setTicks([[(i, level.split(":")[-1] or level) for i, level in enumerate(self.levels)]])
+
+    # -- curves ----------------------------------------------------------------------------------
+    def _files_stamp(self):
+        folder = self.folder
+        if folder is None:
+            return None
+        files = [folder / "episodes.csv", folder / "results.csv"]
+        if (folder / "jobs").is_dir():
+            files += sorted((folder / "jobs").glob("*.json"))
+        return tuple((p.name, p.stat().st_mtime_ns) for p in files if p.exists())
+
+    def refresh(self, force: bool = False) -> None:
+        """Redraw when the transfer files changed (the timer calls this); update a running transfer's jobs."""
+        if self.running:
+            self._show_jobs()
+        stamp = self._files_stamp()
+        if stamp == self._stamp and not force:
+            return
+        self._stamp = stamp
+        episodes = read_transfer(self.folder) if self.folder is not None else []
+        budget = self.budget.value() if self.running else None
+        self.show_curves(learning_curves(episodes, budget))
+        if not force:
+            self._load_results()
+
+    def show_curves(self, curves: dict) -> None:
+        self.curves = curves
+        self.curves_widget.clear()
+        self.level_plots.clear()
+        self.mode_items.clear()
+        cols = min(3, max(1, len(curves)))
+        for i, (level, per) in enumerate(curves.items()):
+            plot = self.curves_widget.addPlot(row=i // cols, col=i % cols)
+            plot.setTitle(level.split(":")[-1] if ":" in level else level, size="9pt", color="#aab2c0")
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.setLabel("bottom", "agent steps")
+            if i % cols == 0:
+                plot.setLabel("left", "return")
+            legend = plot.addLegend(offset=(6, 6), labelTextSize="8pt") if i == 0 else None
+            for mode, curve in per.items():
+                color = MODE_COLORS.get(mode, "#d0d6e0")
+                band = None
+                ok = np.isfinite(curve.low) & np.isfinite(curve.high)  # NaN only before a seed's first episode
+                if ok.sum() > 1 and np.max(curve.high[ok] - curve.low[ok]) > 0:
+                    low = pg.PlotDataItem(curve.x[ok], curve.low[ok], pen=None)
+                    high = pg.PlotDataItem(curve.x[ok], curve.high[ok], pen=None)
+                    band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(pg.mkColor(color).red(),
+                                              pg.mkColor(color).green(), pg.mkColor(color).blue(), 60))
+                    plot.addItem(band)
+                pen = pg.mkPen(color, width=2, style=Qt.DashLine if curve.is_line else Qt.SolidLine)
+                name = f"{mode_label(mode)} ({curve.seeds} seed{'s' if curve.seeds != 1 else ''})"
+                line = plot.plot(curve.x, np.where(np.isfinite(curve.mean), curve.mean, np.nan), pen=pen,
+                                 name=name if legend is not None else None, connect="finite")
+                self.mode_items[(level, mode)] = (line, band)
+            self.level_plots[level] = plot
+        header, rows = score_table(curves)
+        self.scores.setColumnCount(len(header))
+        self.scores.setHorizontalHeaderLabels(header)
+        self.scores.setRowCount(len(rows))
+        for r, cells in enumerate(rows):
+            for c, text in enumerate(cells):
+                self.scores.setItem(r, c, QTableWidgetItem(text))
+        if curves and not self.running:
+            seeds = max(c.seeds for per in curves.values() for c in per.values())
+            self.message.setText(f"{len(curves)} test levels, {seeds} seed(s): mean return with its 95% band "
+                                 "across seeds; zero-shot dashed. Scores = mean return of the episodes inside the "
+                                 "budget [95% interval].")
+
+    # -- background transfer ---------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._process is not None
+
+    def start_transfer(self) -> bool:
+        """Run `workbench transfer` for the shown run; False (and a message) when it cannot start."""
+        if self.run_dir is None or self.running:
+            return False
+        from workbench.core.presets import PresetError, load_preset, save_preset
+
+        try:
+            preset = load_preset(self.run_dir / "config.toml")
+        except (PresetError, OSError) as exc:
+            self.message.setText(f"Cannot start transfer: {exc}")
+            return False
+        if not preset.levels.test:
+            self.message.setText(f"Cannot start transfer: {self.run_dir / 'config.toml'} has no test levels; "
+                                 "train a run whose preset lists test levels")
+            return False
+        preset.transfer.seeds = list(range(self.seeds.value()))
+        folder = self.folder
+        self._archive_previous(folder)
+        file = save_preset(preset, folder / WINDOW_PRESET, overwrite=True)
+        self._job_list = [(str(lv), s) for lv in preset.levels.test for s in preset.transfer.seeds]
+        cores = os.cpu_count() or 1
+        self._parallel = max(1, min(self.jobs.value() or cores, len(self._job_list)))
+        process = QProcess(self)
+        process.setProgram(sys.executable)
+        process.setArguments(["-m", "workbench", "transfer", str(file), "--from", str(self.run_dir),
+                              "--budget", str(self.budget.value()), "--jobs", str(self.jobs.value())])
+        process.setProcessChannelMode(QProcess.MergedChannels)
+        process.readyRead.connect(lambda: self._read_output(process))
+        run_dir = self.run_dir
+        process.finished.connect(lambda code, _status: self._finished(process, run_dir, code))
+        self._process = process
+        self._output = ""
+        self._started_at = time.monotonic()
+        self.last_exit_code = None
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, len(self._job_list))
+        self.progress.setValue(0)
+        self.progress.show()
+        self.job_table.show()
+        self.message.setText(f"Transfer running: {len(preset.levels.test)} test levels × {self.seeds.value()} "
+                             f"seeds, budget {self.budget.value():,} steps")
+        process.start()
+        self._show_jobs()
+        self.refresh(force=True)
+        return True
+
+    @staticmethod
+    def _archive_previous(folder: Path) -> None:
+        """Move an earlier transfer's files into transfer/previous-<time>/ (kept, and not mixed with the new)."""
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            return
+        old = [p for p in folder.iterdir() if not p.name.startswith("previous-") and p.name != WINDOW_PRESET]
+        if not old:
+            return
+        target = folder / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+        n = 1
+        while target.exists():
+            n += 1
+            target = folder / f"previous-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+        target.mkdir()
+        for path in old:
+            path.rename(target / path.name)
+
+    def _read_output(self, process: QProcess) -> None:
+        self._output = (self._output + bytes(process.readAll()).decode(errors="replace"))[-20_000:]
+
+    def job_states(self) -> list[tuple[str, int, str]]:
+        """(level, seed, 'done' | 'running' | 'queued') of the transfer started here, in submission order
+        (the pool runs them in that order, `jobs` at a time)."""
+        done = finished_jobs(self.folder) if self.folder is not None else set()
+        states, running = [], 0
+        for level, seed in self._job_list:
+            if (level, seed) in done:
+                states.append((level, seed, "done"))
+            elif running < self._parallel and self.running:
+                states.append((level, seed, "running"))
+                running += 1
+            else:
+                states.append((level, seed, "queued" if self.running else "not run"))
+        return states
+
+    def _show_jobs(self) -> None:
+        states = self.job_states()
+        self.job_table.setRowCount(len(states))
+        for r, (level, seed, state) in enumerate(states):
+            for c, text in enumerate((level, str(seed), state)):
+                self.job_table.setItem(r, c, QTableWidgetItem(text))
+        done = sum(1 for s in states if s[2] == "done")
+        self.progress.setValue(done)
+        if self.running:
+            self.progress_label.setText(f"{time.monotonic() - self._started_at:.0f} s")
+
+    def _finished(self, process: QProcess, run_dir: Path, code: int) -> None:
+        self._read_output(process)
+        self._process = None
+        process.deleteLater()
+        self.last_exit_code = code
+        self.cancel_button.setEnabled(False)
+        self.start_button.setEnabled(self.run_dir is not None)
+        if run_dir != self.run_dir:
+            return
+        self._show_jobs()
+        self.progress_label.setText(f"{time.monotonic() - self._started_at:.0f} s")
+        self.refresh(force=True)
+        self._load_results()
+        if self._cancelled:
+            self._cancelled = False
+            self.message.setText("Transfer cancelled; finished jobs are kept in transfer/jobs/.")
+        elif code != 0:  # the CLI's last line names the file and the fix
+            lines = [line for line in self._output.splitlines() if line.strip()]
+            self.message.setText(f"Transfer failed: {lines[-1] if lines else f'exit code {code}'}")
+
+    def cancel(self) -> None:
+        """Stop a transfer started here: its job processes, then the transfer process."""
+        process = self._process
+        if process is None or not process.processId():
+            return
+        self._cancelled = True
+        pid = int(process.processId())
+        for child in _descendants(pid):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.terminate()
+        if not process.waitForFinished(5000):
+            process.kill()
+            process.waitForFinished(5000)
+
+    def output(self) -> str:
+        return self._output
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self.cancel()

@@ -113,11 +113,17 @@ class WarpFrame(gym.ObservationWrapper):
         self.observation_space = gym.spaces.Box(0, 255, (channels, size, size), np.uint8)
 
     def observation(self, obs):
-        if self.grayscale:
-            gray = cv2.cvtColor(obs, cv2.COLOR_RGB2GRAY)
-            return cv2.resize(gray, (self.size, self.size), interpolation=cv2.INTER_AREA)[None]
-        small = cv2.resize(obs, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(small.transpose(2, 0, 1))
+        return warp_frame(obs, self.size, self.grayscale)
+
+
+def warp_frame(obs: np.ndarray, size: int = 84, grayscale: bool = True) -> np.ndarray:
+    """An RGB screen as the policy sees it: (1 or 3, size, size) uint8 (WarpFrame's transform; replay's saliency
+    rebuilds observations from recorded screens with it)."""
+    if grayscale:
+        gray = cv2.cvtColor(obs, cv2.COLOR_RGB2GRAY)
+        return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)[None]
+    small = cv2.resize(obs, (size, size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(small.transpose(2, 0, 1))
 
 
 class FrameStack(gym.Wrapper):
