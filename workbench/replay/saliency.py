@@ -7,7 +7,8 @@ before the first step), each warped like `WarpFrame`. The policy is the run's ne
 policy as trained so far, which is what a researcher asks "what does it look at now" of; the map says which).
 
 Two methods:
-- "gradient": |∂ log π(a_t | s) / ∂ s| and |∂ V(s) / ∂ s| (Simonyan et al. 2014), summed over the stack;
+- "gradient": |∂ log π(a_t | s) / ∂ s| and |∂ V(s) / ∂ s| (Simonyan et al. 2014), summed over the stack and
+  blurred by 1.5 pixels;
 - "occlusion": blur a Gaussian patch at each point of a grid and measure how much the logits (½‖Δ‖²) or the
   value (½Δ²) change (Greydanus et al. 2018, "Visualizing and Understanding Atari Agents").
 Both maps are at observation resolution (e.g. 84×84), scaled to [0, 1]. No Qt here.
@@ -283,7 +284,10 @@ class _Saliency:
         logp = torch.log_softmax(logits, -1)[0, action]
         (g_policy,) = torch.autograd.grad(logp, x, retain_graph=True)
         (g_value,) = torch.autograd.grad(value[0], x)
-        return g_policy[0].abs().sum(0).numpy(), g_value[0].abs().sum(0).numpy()
+        import cv2
+
+        # a raw gradient is speckled pixel by pixel; a 1.5-pixel blur shows the regions it picks out
+        return tuple(cv2.GaussianBlur(g[0].abs().sum(0).numpy(), (0, 0), 1.5) for g in (g_policy, g_value))
 
     def _occlusion(self, obs):
         import cv2

@@ -38,7 +38,7 @@ def saliency_rgba(smap, which: str) -> np.ndarray:
     else:
         out[..., 0], out[..., 2] = (p * 255).astype(np.uint8), (v * 255).astype(np.uint8)
         alpha = np.maximum(p, v)
-    out[..., 3] = (np.clip(alpha, 0, 1) ** 0.8 * 190).astype(np.uint8)
+    out[..., 3] = (np.clip(alpha, 0, 1) ** 1.5 * 200).astype(np.uint8)  # the strong spots show, the rest fades
     return out
 
 

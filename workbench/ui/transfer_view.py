@@ -304,8 +304,10 @@ class TransferView(QWidget):
                 band = None
                 ok = np.isfinite(curve.low) & np.isfinite(curve.high)  # NaN only before a seed's first episode
                 if ok.sum() > 1 and np.max(curve.high[ok] - curve.low[ok]) > 0:
-                    low = pg.PlotDataItem(curve.x[ok], curve.low[ok], pen=None)
-                    high = pg.PlotDataItem(curve.x[ok], curve.high[ok], pen=None)
+                    # bare curve items, not added to the plot: only their paths bound the fill (a PlotDataItem
+                    # without a pen makes no path at all)
+                    low = pg.PlotCurveItem(curve.x[ok], curve.low[ok])
+                    high = pg.PlotCurveItem(curve.x[ok], curve.high[ok])
                     band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(pg.mkColor(color).red(),
                                               pg.mkColor(color).green(), pg.mkColor(color).blue(), 60))
                     plot.addItem(band)
