@@ -36,12 +36,29 @@ class RunSeries:
     settings: dict[str, str] = field(default_factory=dict)
 
     def levels(self) -> list[str]:
-        return sorted(set(self.ep_level.tolist()))
+        return list(self.by_level("steps")[1])
+
+    def by_level(self, axis: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(episode order along `axis`, {level: its episodes' indices in that order}); computed once per axis
+        (a redraw only smooths and draws)."""
+        cache = self.__dict__.setdefault("_by_level", {})
+        if axis not in cache:
+            order = np.argsort(self.x(axis), kind="stable")
+            codes, names = _codes(self.ep_level[order])
+            cache[axis] = (order, {name: order[codes == k] for k, name in enumerate(names)})
+        return cache[axis]
 
     def x(self, axis: str, of: str = "episodes") -> np.ndarray:
         if of == "episodes":
             return self.ep_step if axis == "steps" else self.ep_wall
         return self.up_step if axis == "steps" else self.up_wall
+
+
+def _codes(levels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Integer code per entry and the sorted distinct names."""
+    names = sorted(set(levels.tolist()))
+    lookup = {name: k for k, name in enumerate(names)}
+    return np.fromiter((lookup[v] for v in levels), np.int64, len(levels)), names
 
 
 def load_run_series(run_dir: Path | str) -> RunSeries:
