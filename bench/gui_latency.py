@@ -1,8 +1,9 @@
 """How responsive is the window while a run streams? A probe posts a zero-delay event to the Qt main thread every
 20 ms and records how long it waits before it runs; first with the window idle (the reference), then while an
-Airstriker run streams frames, bars and curves into it.
+Airstriker run streams frames, bars and curves into it — with the Compare tab in front (every run ticked, re-read
+as its metrics grow) and the Transfer view loaded; `--no-new-views` keeps the Curves tab in front instead.
 
-    .venv/bin/python bench/gui_latency.py [--seconds 20]
+    .venv/bin/python bench/gui_latency.py [--seconds 20] [--no-new-views]
 
 Last line: p99_ms=X (99th percentile main-thread event latency while streaming; target < 50).
 """

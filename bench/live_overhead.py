@@ -1,11 +1,12 @@
 """Does watching a run live slow it down? The same short Airstriker run, once headless (no GUI attached) and
 once followed by the workbench window (offscreen unless DISPLAY is set: frames, bars, curves all drawn), in
-this one process tree. Agent steps/s comes from the run store (updates' global_step over wall time, startup
+this one process tree; the window has the Compare tab in front with every run ticked and the Transfer view loaded
+(`--no-new-views`: the Curves tab, as before). Agent steps/s comes from the run store (updates' global_step over wall time, startup
 excluded). The window runs Qt's own event loop, as `workbench gui` does (no busy polling loop of ours adds CPU).
 Noise: repeats alternate the order (headless first, then live first, ...) so drifting background load hits both
 sides alike; each repeat gives one ratio and the result is their median.
 
-    .venv/bin/python bench/live_overhead.py [--steps 2048] [--repeats 3]
+    .venv/bin/python bench/live_overhead.py [--steps 2048] [--repeats 3] [--no-new-views]
 
 Last line: ratio_live_vs_headless=X (median of the repeats' live/headless steps/s ratios; target >= 0.95).
 """
