@@ -32,7 +32,9 @@ from workbench.core.processes import pid_alive
 from workbench.engine import checkpoint as ckpt
 from workbench.engine.run_store import RunStore
 
-pytestmark = pytest.mark.slow
+# eleven launches of `workbench train`: ~100 CPU-seconds, 220-300 s wall on 2 busy cores (the suite's default
+# 300 s timeout is too tight for it there)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SEED = int(os.environ.get("FAULT_CAMPAIGN_SEED", "14"))
 """Another seed is another campaign: `FAULT_CAMPAIGN_SEED=7 pytest tests/engine/test_fault_campaign.py`."""
