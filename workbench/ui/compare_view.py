@@ -261,7 +261,9 @@ class CompareView(QWidget):
                 self.curves[key] = curve
             curve.setPen(pen)
             curve.setOpacity(1.0 if key[1] == OVERALL else 0.6)
-            curve.setData(x, sm, connect="finite" if metric != RETURN else "all")
+            returns = metric == RETURN  # returns are never NaN: no per-point finite checks when drawn
+            curve.setSkipFiniteCheck(returns)
+            curve.setData(x, sm, connect="all" if returns else "finite")
         self.data = {k: v[:3] for k, v in wanted.items()}
         self._points = points
         self.plot.getPlotItem().setLabel("bottom", X_AXES[axis])
