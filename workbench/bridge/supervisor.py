@@ -470,6 +470,7 @@ class Supervisor:
         run_dir = Path(run_dir)
         status = read_status(run_dir)
         handle = RunHandle(run_dir=run_dir, pid=status.get("pid"))
+        handle.global_step = int(status.get("global_step") or 0)  # the runs list shows it before any message
         state = status.get("state", "unknown")
         from workbench.engine.run_store import lock_holder
 
