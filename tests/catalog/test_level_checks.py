@@ -16,8 +16,8 @@ PONG = Level("Pong-Atari2600-v0", "Start")
 
 
 @pytest.fixture(scope="module")
-def catalog():
-    return Catalog()
+def catalog(atari_roms):
+    return Catalog()  # after the import: a catalog is a snapshot, and a fresh venv has no Atari ROMs yet
 
 
 def test_one_message_in_every_place(retro_root, custom_dir):
