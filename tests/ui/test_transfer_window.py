@@ -71,7 +71,8 @@ def test_transfer_started_from_the_window_finishes_and_draws_curves_with_bands(q
 
 
 def test_a_transfer_can_be_cancelled_and_leaves_no_process(qtbot, joint_run):
-    from workbench.ui.transfer_view import TransferView, _descendants
+    from workbench.ui.cli_process import descendants
+    from workbench.ui.transfer_view import TransferView
 
     earlier = joint_run / "transfer" / "results.md"
     earlier.parent.mkdir(exist_ok=True)
@@ -82,9 +83,9 @@ def test_a_transfer_can_be_cancelled_and_leaves_no_process(qtbot, joint_run):
     view.budget.setValue(10_000_000)
     view.jobs.setValue(1)
     assert view.start_transfer()
-    pid = view._process.processId()
-    qtbot.waitUntil(lambda: len(_descendants(pid)) >= 1, timeout=60_000)  # its job pool is up
-    children = _descendants(pid)
+    pid = view._process.pid()
+    qtbot.waitUntil(lambda: len(descendants(pid)) >= 1, timeout=60_000)  # its job pool is up
+    children = descendants(pid)
     view.cancel()
     qtbot.waitUntil(lambda: not view.running, timeout=20_000)
     assert "cancelled" in view.message.text()

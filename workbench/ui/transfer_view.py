@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from workbench.ui.cli_process import CliProcess
 from workbench.ui.transfer_curves import (MODE_COLORS, finished_jobs, learning_curves, mode_label,
                                           read_transfer, score_table)
 
@@ -65,24 +64,6 @@ def _number(text) -> float:
         return float(text)
     except (TypeError, ValueError):
         return float("nan")
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every live descendant of `pid` (from /proc; children first come last)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 class TransferView(QWidget):
@@ -169,11 +150,14 @@ class TransferView(QWidget):
         self.level_plots: dict[str, pg.PlotItem] = {}
         self.mode_items: dict[tuple[str, str], tuple[pg.PlotDataItem, pg.FillBetweenItem | None]] = {}
         self._stamp = None
-        self._process: QProcess | None = None
+        self._process: CliProcess | None = None
+        """The transfer started here while it runs."""
+        self._ended: CliProcess | None = None
+        """The last one that ended, kept until the next starts (never deleted from inside its own signal)."""
         self._job_list: list[tuple[str, int]] = []
         self._parallel = 1
         self._started_at = 0.0
-        self._output = ""
+        self._process_run: Path | None = None
         self.last_exit_code: int | None = None
         self._cancelled = False
         self.start_button.clicked.connect(self.start_transfer)
@@ -357,16 +341,10 @@ class TransferView(QWidget):
         self._job_list = [(str(lv), s) for lv in preset.levels.test for s in preset.transfer.seeds]
         cores = os.cpu_count() or 1
         self._parallel = max(1, min(self.jobs.value() or cores, len(self._job_list)))
-        process = QProcess(self)
-        process.setProgram(sys.executable)
-        process.setArguments(["-m", "workbench", "transfer", str(file), "--from", str(self.run_dir),
-                              "--budget", str(self.budget.value()), "--jobs", str(self.jobs.value())])
-        process.setProcessChannelMode(QProcess.MergedChannels)
-        process.readyRead.connect(lambda: self._read_output(process))
-        run_dir = self.run_dir
-        process.finished.connect(lambda code, _status: self._finished(process, run_dir, code))
-        self._process = process
-        self._output = ""
+        process = CliProcess(["transfer", str(file), "--from", str(self.run_dir), "--budget",
+                              str(self.budget.value()), "--jobs", str(self.jobs.value())], self)
+        process.finished.connect(self._finished)
+        self._process, self._process_run = process, self.run_dir
         self._started_at = time.monotonic()
         self.last_exit_code = None
         self.start_button.setEnabled(False)
@@ -400,9 +378,6 @@ class TransferView(QWidget):
         for path in old:
             path.rename(target / path.name)
 
-    def _read_output(self, process: QProcess) -> None:
-        self._output = (self._output + bytes(process.readAll()).decode(errors="replace"))[-20_000:]
-
     def job_states(self) -> list[tuple[str, int, str]]:
         """(level, seed, 'done' | 'running' | 'queued') of the transfer started here, in submission order
         (the pool runs them in that order, `jobs` at a time)."""
@@ -429,10 +404,9 @@ class TransferView(QWidget):
         if self.running:
             self.progress_label.setText(f"{time.monotonic() - self._started_at:.0f} s")
 
-    def _finished(self, process: QProcess, run_dir: Path, code: int) -> None:
-        self._read_output(process)
-        self._process = None
-        process.deleteLater()
+    def _finished(self, code: int) -> None:
+        run_dir = self._process_run
+        self._process, self._ended = None, self._process
         self.last_exit_code = code
         self.cancel_button.setEnabled(False)
         self.start_button.setEnabled(self.run_dir is not None)
@@ -446,28 +420,20 @@ class TransferView(QWidget):
             self._cancelled = False
             self.message.setText("Transfer cancelled; finished jobs are kept in transfer/jobs/.")
         elif code != 0:  # the CLI's last line names the file and the fix
-            lines = [line for line in self._output.splitlines() if line.strip()]
+            lines = [line for line in self.output().splitlines() if line.strip()]
             self.message.setText(f"Transfer failed: {lines[-1] if lines else f'exit code {code}'}")
 
     def cancel(self) -> None:
         """Stop a transfer started here: its job processes, then the transfer process."""
         process = self._process
-        if process is None or not process.processId():
+        if process is None or not process.pid():
             return
         self._cancelled = True
-        pid = int(process.processId())
-        for child in _descendants(pid):
-            try:
-                os.kill(child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.terminate()
-        if not process.waitForFinished(5000):
-            process.kill()
-            process.waitForFinished(5000)
+        process.kill_tree()
 
     def output(self) -> str:
-        return self._output
+        process = self._process or self._ended
+        return process.output if process is not None else ""
 
     def shutdown(self) -> None:
         self._timer.stop()

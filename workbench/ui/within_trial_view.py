@@ -3,15 +3,14 @@ from `<run>/rl2_eval.json` and redrawn when that file appears or changes. "Evalu
 `workbench rl2-eval RUN` in a background process: evaluation plays many episodes and must never block the window."""
 from __future__ import annotations
 
-import os
-import signal
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from workbench.ui.cli_process import CliProcess
 
 CURVE_FILE = "rl2_eval.json"  # = engine.rl2.evaluate.CURVE_FILE; that module (torch) loads only with a curve
 
@@ -56,7 +55,9 @@ class WithinTrialView(QWidget):
         self.run_dir: Path | None = None
         self.curve = None
         self._mtime: float | None = None
-        self._process: QProcess | None = None
+        self._process: CliProcess | None = None
+        self._process_run: Path | None = None
+        self._ended: CliProcess | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.refresh)
@@ -140,22 +141,17 @@ class WithinTrialView(QWidget):
         """Start `workbench rl2-eval` for the shown run; its curve shows up through the file timer."""
         if self.run_dir is None or self.evaluating:
             return False
-        process = QProcess(self)
-        process.setProgram(sys.executable)
-        process.setArguments(["-m", "workbench", "rl2-eval", str(self.run_dir), "--trials", str(self.trials.value())])
-        process.setProcessChannelMode(QProcess.MergedChannels)
-        run_dir = self.run_dir
-        process.finished.connect(lambda code, _status: self._evaluated(process, run_dir, code))
-        self._process = process
+        process = CliProcess(["rl2-eval", str(self.run_dir), "--trials", str(self.trials.value())], self)
+        process.finished.connect(self._evaluated)
+        self._process, self._process_run = process, self.run_dir
         self.evaluate_button.setEnabled(False)
         self.evaluate_button.setText("Evaluating…")
         process.start()
         return True
 
-    def _evaluated(self, process: QProcess, run_dir: Path, code: int) -> None:
-        output = bytes(process.readAll()).decode(errors="replace").strip()
-        self._process = None
-        process.deleteLater()
+    def _evaluated(self, code: int) -> None:
+        run_dir, output = self._process_run, self._process.output.strip()
+        self._process, self._ended = None, self._process  # kept until the next: not deleted in its own signal
         self.evaluate_button.setText("Evaluate within-trial")
         self.evaluate_button.setEnabled(self.run_dir is not None)
         if run_dir != self.run_dir:
@@ -168,11 +164,5 @@ class WithinTrialView(QWidget):
     def shutdown(self) -> None:
         """Stop the timer and an evaluation still going (the window is closing)."""
         self._timer.stop()
-        process = self._process
-        if process is not None:
-            # Ctrl-C, not SIGKILL: the evaluation closes its env workers and shared memory on the way out
-            if process.processId():
-                os.kill(process.processId(), signal.SIGINT)
-            if not process.waitForFinished(10_000):
-                process.kill()
-                process.waitForFinished(5000)
+        if self._process is not None:
+            self._process.interrupt()  # Ctrl-C, not SIGKILL: it closes its env workers and shared memory
