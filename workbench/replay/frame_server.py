@@ -7,13 +7,13 @@ never builds a queue. While no request has arrived for a moment, the server buil
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from workbench.replay.child_server import ChildServer
 from workbench.replay.errors import ReplayError
 
 IDLE_BEFORE_INDEXING_S = 0.3
@@ -29,16 +29,11 @@ class ReplayInfo:
     n_frames: int
 
 
-class ReplayProcess:
+class ReplayProcess(ChildServer):
     """One episode's frames from a child process. Close it (or use `with`) so the process ends."""
 
     def __init__(self, movie_path: Path | str, snapshot_every: int | None = None, start_timeout: float = 60.0):
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, str(movie_path), snapshot_every), daemon=True,
-                                 name=f"replay:{Path(movie_path).name}")
-        self._proc.start()
-        child.close()
+        super().__init__(_serve, (str(movie_path), snapshot_every), f"replay:{Path(movie_path).name}")
         self.info: ReplayInfo | None = None
         self._frames: list[tuple[int, np.ndarray]] = []
         self._replies: list[tuple] = []
@@ -84,30 +79,6 @@ class ReplayProcess:
         if kind == "error":
             raise ReplayError(payload)
         return Path(payload)
-
-    def close(self) -> None:
-        if self._proc is None:
-            return
-        try:
-            self._conn.send(("quit",))
-        except (OSError, ValueError):
-            pass
-        self._proc.join(5)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join(5)
-        self._conn.close()
-        self._proc = None
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.is_alive()
-
-    def __enter__(self) -> "ReplayProcess":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- internals ---------------------------------------------------------------------------------
     def _drain(self) -> None:

@@ -15,7 +15,6 @@ Both maps are at observation resolution (e.g. 84×84), scaled to [0, 1]. No Qt h
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.replay.child_server import ChildServer
 from workbench.replay.errors import ReplayError
 
 METHODS = ("gradient", "occlusion")
@@ -54,7 +54,7 @@ class SaliencyMap:
     """The process that computed it."""
 
 
-class SaliencyProcess:
+class SaliencyProcess(ChildServer):
     """Saliency for one episode's steps from a child process; cached per (step, method). Close it (or use `with`).
 
     `request(step)` never blocks (a cached map is ready at once); `poll()` gives what arrived; `compute(step)`
@@ -64,14 +64,9 @@ class SaliencyProcess:
                  wait: bool = True):
         """`wait`: block until the worker has loaded the policy and the movie (ReplayError if it cannot);
         without it (the GUI) requests queue up and a start-up error comes from `poll`."""
-        ctx = mp.get_context("spawn")
         self.movie = Path(movie_path)
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, str(movie_path), None if checkpoint is None
-                                                      else str(checkpoint)), daemon=True,
-                                 name=f"saliency:{self.movie.name}")
-        self._proc.start()
-        child.close()
+        super().__init__(_serve, (str(movie_path), None if checkpoint is None else str(checkpoint)),
+                         f"saliency:{self.movie.name}")
         self.cache: dict[tuple[int, str], SaliencyMap] = {}
         self.computed = 0
         self.errors: dict[tuple[int, str], str] = {}
@@ -135,30 +130,6 @@ class SaliencyProcess:
                 raise ReplayError(self.errors.pop(key))
             self._conn.poll(0.05)
         raise ReplayError(f"the saliency process did not answer for step {step} in {timeout:.0f} s")
-
-    def close(self) -> None:
-        if self._proc is None:
-            return
-        try:
-            self._conn.send(("quit",))
-        except (OSError, ValueError):
-            pass
-        self._proc.join(5)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join(5)
-        self._conn.close()
-        self._proc = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    def __enter__(self) -> "SaliencyProcess":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _drain(self) -> None:
         try:
