@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.ui.plot_clicks import left_click_in_view
 from workbench.ui.run_compare import (RETURN, X_AXES, EpisodePick, RunSeries, load_run_series, nearest,
                                       series_rows, settings_diff, smoothed, write_csv)
 
@@ -312,13 +313,8 @@ class CompareView(QWidget):
 
     # -- click-through ---------------------------------------------------------------------------
     def _clicked(self, event) -> None:
-        if event.button() != Qt.LeftButton or self.metric_box.currentText() != RETURN:
-            return
-        vb = self.plot.getPlotItem().vb
-        if not vb.sceneBoundingRect().contains(event.scenePos()):
-            return
-        pos = vb.mapSceneToView(event.scenePos())
-        pick = self.pick_at(pos.x(), pos.y())
+        at = left_click_in_view(self.plot, event) if self.metric_box.currentText() == RETURN else None
+        pick = self.pick_at(*at) if at is not None else None
         if pick is not None:
             self.episode_clicked.emit(pick)
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
+from workbench.ui.plot_clicks import left_click_in_view
 from workbench.ui.run_compare import EpisodePick, nearest
 from workbench.ui.run_history import RunHistory
 
@@ -170,13 +171,8 @@ class CurvesView(QWidget):
                 curve.setData([], [])
 
     def _clicked(self, event) -> None:
-        if event.button() != Qt.LeftButton:
-            return
-        vb = self.returns.getPlotItem().vb
-        if not vb.sceneBoundingRect().contains(event.scenePos()):
-            return
-        pos = vb.mapSceneToView(event.scenePos())
-        pick = self.pick_at(pos.x(), pos.y())
+        at = left_click_in_view(self.returns, event)
+        pick = self.pick_at(*at) if at is not None else None
         if pick is not None:
             self.episode_clicked.emit(pick)
 
