@@ -72,17 +72,8 @@ def headless(preset) -> float:
     return steps_per_second(handle.run_dir)
 
 
-def open_new_views(window) -> None:
-    """The experiment-bench views open as a researcher would have them: the Compare tab in front with every
-    run ticked (it re-reads a run whose metrics change), the Transfer view loaded for the selected run."""
-    compare = window.compare_view
-    window.tabs.setCurrentWidget(compare)
-    compare.refresh_runs()
-    compare.check_runs([p.name for p in compare.run_dirs()])
-    window.transfer_view.load_run(window.controller.selected.run_dir if window.controller.selected else None)
-
-
 def live(preset, app, new_views: bool = True) -> tuple[float, int, float]:
+    from gui_latency import open_new_views  # the same views as the latency bench (bench/ is on sys.path)
     from PySide6.QtCore import QEventLoop, QTimer
 
     from workbench.ui.main_window import MainWindow
