@@ -84,3 +84,17 @@ def atari_roms():
     from workbench.catalog.roms import import_atari
 
     return import_atari()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray cluster of two nodes (a head and one more), 2 CPUs and a small object store each, started
+    for the session and torn down after it; `tests/ray_cluster.py` holds the helpers. Its workers import this
+    checkout and the tests' helper modules (PYTHONPATH), as a node with the project installed would."""
+    from ray_cluster import start_cluster
+
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()

@@ -252,6 +252,40 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
         raise
 
 
+@dataclass
+class TransferPlacement:
+    """Where `run_transfer`'s jobs run: `runner` (None: local processes) and what closes with it."""
+
+    runner: Any = None
+    session: Any = None
+    """The `engine.cluster.session.ClusterSession`, on a cluster."""
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+def transfer_placement(cluster: str | None, jobs: int = 0, levels: Sequence[Level] = (), env_config=None, *,
+                       cpus_per_job: float = 1.0, max_retries: int = 3) -> TransferPlacement:
+    """Local processes (`cluster` None: `jobs` at once, Ray never imported), or every (level, mode, seed) job as
+    a task on the Ray cluster at `cluster` ('auto' or HOST:PORT), with the ROMs and start states of `levels`
+    shipped to its nodes. Raises `engine.cluster.session.ClusterError` (one line: the address or node, the fix)."""
+    if cluster is None:
+        return TransferPlacement()
+    from workbench.engine.cluster.assets import collect_assets
+    from workbench.engine.cluster.session import connect
+    from workbench.engine.cluster.transfer_tasks import RayJobRunner
+
+    session = connect(cluster)
+    try:
+        assets = collect_assets(list(levels)) if levels else None
+        return TransferPlacement(RayJobRunner(session, cpus_per_job=cpus_per_job, max_retries=max_retries,
+                                              assets=assets), session)
+    except BaseException:
+        session.close()
+        raise
+
+
 def _resolved(preset: Preset, trainer: Trainer) -> Preset:
     """The preset as it ran (its levels and every setting)."""
     return Preset(name=preset.name, description=preset.description,

@@ -43,6 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     transfer.add_argument("--checkpoint", metavar="FILE", help="checkpoint to start from (default: the run's "
                           "newest good one)")
     transfer.add_argument("--seeds", metavar="S,S,...", help="comma-separated seeds (default: transfer.seeds)")
+    transfer.add_argument("--modes", metavar="M,M,...", help="play only these modes (finetune, scratch, zeroshot, "
+                          "jerk; default: all); the others get a note in the table")
+    transfer.add_argument("--cluster", metavar="ADDRESS", help="run every (level, mode, seed) job as a task on "
+                          "the Ray cluster at ADDRESS (HOST:PORT of `ray start --head`, or 'auto': the cluster "
+                          "this machine is a node of); the results land in the same files")
+    transfer.add_argument("--cpus-per-job", type=float, default=1.0, metavar="C",
+                          help="with --cluster: CPUs each job asks for (default 1)")
     transfer.set_defaults(handler=_transfer)
 
 
@@ -160,8 +167,9 @@ def _transfer(args) -> int:
     from workbench.core.settings import SettingsError, check
     from workbench.engine import checkpoint as ckpt
     from workbench.engine.run_store import RunLock, RunStoreError, resolve_run
-    from workbench.engine.transfer import run_transfer
-    from workbench.launcher import build_trainer
+    from workbench.engine.cluster.session import ClusterError
+    from workbench.engine.transfer import MODES, run_transfer
+    from workbench.launcher import build_trainer, transfer_placement
 
     file, preset = load_preset_arg(args.preset)
     try:
@@ -184,18 +192,34 @@ def _transfer(args) -> int:
             raise UserError(f"--seeds {args.seeds!r} is not a comma-separated list of ints (e.g. 0,1,2)") from None
         if not seeds or len(set(seeds)) != len(seeds):
             raise UserError(f"--seeds {args.seeds!r}: give each seed once, e.g. 0,1,2")
+    modes = None
+    if args.modes is not None:
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        unknown = [m for m in modes if m not in MODES]
+        if not modes or unknown:
+            raise UserError(f"--modes {args.modes!r}: choose from {', '.join(MODES)} (comma-separated)")
+    if args.cpus_per_job <= 0:
+        raise UserError(f"--cpus-per-job must be positive (got {args.cpus_per_job:g})")
     try:  # one transfer at a time writes <run>/transfer/ (the run itself may still be training)
         lock = RunLock.acquire(run_dir / "transfer", "workbench transfer")
     except RunStoreError as exc:
         raise UserError(str(exc)) from None
+    placement = None
     try:
+        placement = transfer_placement(args.cluster, jobs, preset.levels.test, preset.env,
+                                       cpus_per_job=args.cpus_per_job)
         result = run_transfer(preset, run_dir, build_trainer, budget=budget, jobs=jobs,
                               checkpoint=Path(args.checkpoint) if args.checkpoint else None,
-                              log=lambda text: print(text, file=sys.stderr), seeds=seeds)
-    except ckpt.CheckpointError as exc:
+                              log=lambda text: print(text, file=sys.stderr), seeds=seeds, modes=modes,
+                              runner=placement.runner)
+    except (ckpt.CheckpointError, ClusterError) as exc:
         raise UserError(str(exc)) from None
     finally:
-        lock.release()
+        try:
+            if placement is not None:
+                placement.close()
+        finally:
+            lock.release()
     print(result.markdown())
     print(f"wrote {result.csv_path}, {result.md_path} and {result.out_dir / 'episodes.csv'}", file=sys.stderr)
     errors = result.errors()

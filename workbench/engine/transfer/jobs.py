@@ -1,4 +1,6 @@
-"""One transfer job: a test level and a seed, run in its own process (envs stepped in-process).
+"""One transfer job: a test level and a seed, run in its own process (envs stepped in-process); on a cluster
+each of its modes is a job of its own (`split_by_mode`: a (level, mode, seed) job, `Job.only`), merged back into
+one `JobResult` per (level, seed) (`merge_results`).
 
 - **fine-tune**: PPO starting from the joint run's weights (fresh optimizer) for `budget` agent steps;
 - **scratch**: PPO from a fresh policy for the same budget;
@@ -13,6 +15,7 @@ dropped).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +40,20 @@ class Job:
     threads: int = 1
     jerk: bool = True
     """Score JERK too, where it applies."""
+    modes: tuple[str, ...] | None = None
+    """The modes asked for (None: every mode); a mode not asked for gets a note, not a score or an error."""
+    only: str | None = None
+    """A (level, mode, seed) part of the job: play this one mode of those `job_plan` gives (see `split_by_mode`)."""
+
+    @property
+    def job_id(self) -> str:
+        """The job's name, unique within a transfer: its result file is `jobs/<job_id>.json`."""
+        base = f"{self.level.replace(':', '_')}-seed{self.seed}"
+        return base if self.only is None else f"{base}-{self.only}"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.level, self.seed
 
 
 @dataclass
@@ -151,25 +168,66 @@ def _jerk(job: Job) -> ModeResult:
     return ModeResult([e.ret for e in episodes], [e.length for e in episodes], [e.global_step for e in episodes])
 
 
-def run_job(job: Job) -> JobResult:
-    """One test level, one seed: every mode (runs in a worker process)."""
-    import torch
-
+def job_plan(job: Job) -> tuple[list[str], dict[str, str]]:
+    """The modes the (level, seed) job plays, in order, and a note for each mode it does not play (not asked
+    for; JERK off or not applying to the game). The same for the whole job and for each of its parts."""
     from workbench.core.levels import Level
     from workbench.engine.baselines.jerk import jerk_applies
 
+    asked = MODES if job.modes is None else tuple(job.modes)
+    plays, notes = [], {}
+    for mode in MODES:
+        if mode not in asked:
+            notes[mode] = f"{MODE_LABELS[mode]} not asked for (--modes)"
+        elif mode != "jerk":
+            plays.append(mode)
+    if "jerk" in asked:
+        applies, why = jerk_applies(Level.parse(job.level).game)
+        if not job.jerk:
+            notes["jerk"] = "JERK not asked for (transfer.jerk = false)"
+        elif not applies:
+            notes["jerk"] = why
+        else:
+            plays.append("jerk")
+    return plays, notes
+
+
+def split_by_mode(job: Job) -> list[Job]:
+    """The (level, mode, seed) parts of a (level, seed) job, one per mode it plays (at least one part, so the
+    notes of a job that plays nothing still reach the table)."""
+    plays, _ = job_plan(job)
+    return [dataclasses.replace(job, only=mode) for mode in plays] or [job]
+
+
+def merge_results(parts: list[JobResult]) -> JobResult:
+    """One (level, seed) result from its parts (each holds some modes)."""
+    first = parts[0]
+    merged = JobResult(first.level, first.seed, {})
+    for part in parts:
+        assert (part.level, part.seed) == (first.level, first.seed), "parts of different jobs"
+        merged.modes.update(part.modes)
+        merged.notes.update(part.notes)
+        merged.seconds.update(part.seconds)
+    merged.modes = {m: merged.modes[m] for m in MODES if m in merged.modes}
+    for mode in merged.modes:  # a mode one part played is no note of another part's
+        merged.notes.pop(mode, None)
+    return merged
+
+
+def run_job(job: Job) -> JobResult:
+    """One test level, one seed: every mode it plays (`job_plan`), or the one mode `job.only` (runs in a worker
+    process or a cluster task)."""
+    import torch
+
     torch.set_num_threads(job.threads)
     result = JobResult(job.level, job.seed, {})
-    plays: list[tuple[str, Callable[[], ModeResult]]] = [
-        ("finetune", lambda: _learn(job, job.checkpoint)), ("scratch", lambda: _learn(job, None)),
-        ("zeroshot", lambda: _zero_shot(job))]
-    applies, why = jerk_applies(Level.parse(job.level).game)
-    if not job.jerk:
-        result.notes["jerk"] = "JERK not asked for (transfer.jerk = false)"
-    elif not applies:
-        result.notes["jerk"] = why
-    else:
-        plays.append(("jerk", lambda: _jerk(job)))
+    modes, result.notes = job_plan(job)
+    if job.only is not None:
+        modes = [m for m in modes if m == job.only]
+    players: dict[str, Callable[[], ModeResult]] = {
+        "finetune": lambda: _learn(job, job.checkpoint), "scratch": lambda: _learn(job, None),
+        "zeroshot": lambda: _zero_shot(job), "jerk": lambda: _jerk(job)}
+    plays = [(mode, players[mode]) for mode in modes]
     for mode, play in plays:
         start = time.perf_counter()
         result.modes[mode] = play()

@@ -1,0 +1,43 @@
+"""Test-only helpers: a local multi-node Ray cluster (`ray.cluster_utils.Cluster`: every node a real raylet with
+its own worker processes) small enough for a 2-core machine."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OBJECT_STORE = 80 * 1024 * 1024
+NODE_CPUS = 2
+FAST_FAILURE_DETECTION = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500,
+                          "health_check_failure_threshold": 4}
+"""A removed node is declared dead in about 2 s (Ray's default: 15 s or more)."""
+
+
+def start_cluster(nodes: int = 2):
+    from ray.cluster_utils import Cluster
+
+    paths = [str(ROOT), str(ROOT / "tests"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # the raylets' workers inherit it
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": NODE_CPUS, "object_store_memory": OBJECT_STORE, "include_dashboard": False,
+        "_system_config": FAST_FAILURE_DETECTION})
+    for _ in range(nodes - 1):
+        add_node(cluster)
+    cluster.wait_for_nodes()
+    return cluster
+
+
+def add_node(cluster, cpus: int = NODE_CPUS, **kwargs):
+    return cluster.add_node(num_cpus=cpus, object_store_memory=OBJECT_STORE, **kwargs)
+
+
+def wait_for(predicate, timeout_s: float = 120.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
