@@ -41,3 +41,31 @@ def wait_for(predicate, timeout_s: float = 120.0, what: str = "condition"):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def busy_workers(node, title: str) -> list[int]:
+    """Pids of `node`'s worker processes now running a task or actor call whose process title starts with
+    `title` (Ray names a worker `ray::<function>` while it runs one, `ray::IDLE` otherwise)."""
+    raylets = [p.pid for kind, p in node.live_processes() if kind == "raylet"]
+    busy = []
+    for raylet in raylets:
+        for pid in _children(raylet):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            if cmd.startswith(title):
+                busy.append(pid)
+    return busy

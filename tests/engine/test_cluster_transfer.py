@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ray_cluster import add_node, wait_for
+from ray_cluster import add_node, busy_workers, wait_for
 from workbench.cli import main
 from workbench.core.levels import Level, LevelSet
 from workbench.core.paths import PRESETS_DIR, runs_dir
@@ -102,13 +102,13 @@ def test_a_node_killed_mid_run_still_gives_the_complete_table_with_no_job_twice(
     thread.start()
     try:
         jobs = run / "transfer" / "jobs"
-        # the first result is in: the other tasks are spread over the three nodes, some running on the doomed one
-        wait_for(lambda: any(jobs.glob("*-finetune.json")) or any(jobs.glob("*-scratch.json")),
-                 what="a first job result")
+        # tasks spread over the three nodes: kill the added one while it runs some
+        lost = wait_for(lambda: busy_workers(doomed, "ray::_task"), what="a job running on the added node")
         ray_cluster.remove_node(doomed, allow_graceful=False)
     finally:
         thread.join(timeout=280)
     assert not thread.is_alive() and outcome.get("rc") == 0
+    assert lost  # the jobs it ran were lost with it and run again elsewhere
     rows, episodes = _table(run / "transfer")
     assert episodes == local_episodes  # every (level, mode, seed) once: a retried job counts once
     assert rows == local_rows

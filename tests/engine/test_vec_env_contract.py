@@ -1,5 +1,5 @@
-"""Every vector env keeps the one interface (`engine.vec.base.VecEnv`): `ShmVecEnv`, `InProcessVecEnv` and RL²'s
-`BanditVecEnv` checked by the same tests: shapes and dtypes, seeding, same-step auto-reset with `final_obs`,
+"""Every vector env keeps the one interface (`engine.vec.base.VecEnv`): `ShmVecEnv`, `InProcessVecEnv`, RL²'s
+`BanditVecEnv` and `RayVecEnv` (env actors on a real local two-node Ray cluster) checked by the same tests: shapes and dtypes, seeding, same-step auto-reset with `final_obs`,
 returned arrays that are the caller's, frames of the watched env only (readable by segment name), close twice."""
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from workbench.engine.vec.base import VecEnv
 from workbench.engine.vec.in_process import InProcessVecEnv
 from workbench.engine.vec.shm import ShmVecEnv
 
-KINDS = ["shm", "in_process", "bandit"]
-WITH_FRAMES = ["shm", "in_process"]
+KINDS = ["shm", "in_process", "bandit", "ray"]
+WITH_FRAMES = ["shm", "in_process", "ray"]
 EPISODE = 3
 """Steps of action 1 after which every env's episode ends (terminated): Corridor(4) walked right, or 3 pulls."""
 FIRST_OBS = {"bandit": [0.0], "env": [1, 0, 0, 0]}
@@ -25,7 +25,27 @@ LAST_OBS = {"bandit": [1.0], "env": [0, 0, 0, 1]}
 
 
 def _of(kind: str, env_fns):
+    if kind == "ray":
+        from workbench.engine.cluster.vec import RayVecEnv
+
+        return RayVecEnv(env_fns)
     return ShmVecEnv(env_fns) if kind == "shm" else InProcessVecEnv(env_fns)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ray(request):
+    """A driver connection to the session's two-node cluster, for the Ray kind (only when a Ray test runs)."""
+    if not any(item.name.endswith("[ray]") for item in request.session.items if item.module is request.module):
+        yield
+        return
+    import ray
+
+    cluster = request.getfixturevalue("ray_cluster")
+    ray.init(address=cluster.address, log_to_driver=False, logging_level="ERROR")
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 def short_episodes(kind: str, n: int = 2):
