@@ -10,8 +10,10 @@ transfer jobs all build through here.
 What is decided here and nowhere else:
 - settings and levels are checked first (`core.settings.validate`, `catalog.level_checks`): what
   `workbench preset check` refuses never reaches an env worker;
-- placement: env workers as processes with shared memory (`ShmVecEnv`, the default), or in this process
-  (`InProcessVecEnv`: transfer jobs that already run in parallel); the learner in this process or in a learner
+- placement: env workers as processes with shared memory (`ShmVecEnv`, the default), in this process
+  (`InProcessVecEnv`: transfer jobs that already run in parallel), or as Ray actors across a cluster's nodes
+  (`engine.cluster.vec.RayVecEnv`, with `cluster=`; transfer jobs as Ray tasks: `transfer_placement`). Ray is
+  imported only then; the learner in this process or in a learner
   process (`ppo.overlap`, with the env workers at nice 10 so its thread keeps a core);
 - the policy (Nature CNN / MLP by observation, RL²'s recurrent one for run.algorithm = "rl2");
 - the run folder's hooks: run store (metrics.sqlite, status.json), TensorBoard, checkpoints, episode recorder.
@@ -44,7 +46,7 @@ from workbench.engine.run_store import RunLock, RunStore, new_run_dir
 from workbench.engine.tensorboard_log import TensorBoardLog
 from workbench.engine.trainer import Trainer
 
-Placement = Literal["processes", "in_process"]
+Placement = Literal["processes", "in_process", "ray"]
 EPISODES_DIR = "episodes"
 
 
@@ -52,13 +54,15 @@ def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
                   env_fns: Sequence[Callable] | None = None, vec_env=None,
                   placement: Placement = "processes", device: str | None = None, threads: int | None = None,
                   hooks: Hooks | None = None, init_weights: Path | None = None, resume_from: dict | None = None,
-                  record_dir: Path | None = None, movie_dir: str | None = None, file: str | None = None) -> Trainer:
+                  record_dir: Path | None = None, movie_dir: str | None = None, file: str | None = None,
+                  cluster: str | None = None, envs_per_actor: int = 1) -> Trainer:
     """A trainer for `levels` with `settings` (a Settings or Preset); instead of levels, `env_fns` (picklable
     zero-argument Gymnasium env constructors, placed like level envs) or a ready `vec_env` (e.g. RL²'s bandits).
 
     `init_weights`: a checkpoint whose weights start the policy (fine-tuning; fresh optimizer); `resume_from`: a
     loaded checkpoint to continue exactly (weights, optimizer, counters, RNGs); `record_dir`: where the envs
-    write episode movies; `file`: named in error messages. Raises `SettingsError`/`ValueError` naming the
+    write episode movies; `file`: named in error messages; `cluster` ('auto' or HOST:PORT): the env workers are
+    Ray actors on that cluster (`envs_per_actor` envs each), the learner stays here. Raises `SettingsError`/`ValueError` naming the
     problem before any process starts."""
     settings = Settings.of(settings)
     check(settings, file)
@@ -73,8 +77,11 @@ def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
     own_vec_env = vec_env is None
     if own_vec_env:
         nice = OVERLAP_WORKER_NICE if settings.ppo.overlap else 0  # the workers yield to the learner process
-        vec_env = _vec_env(list(env_fns) if env_fns is not None else _env_fns(settings, levels, record_dir),
-                           placement, nice)
+        fns = list(env_fns) if env_fns is not None else _env_fns(settings, levels, record_dir)
+        if cluster is not None:
+            vec_env = _ray_vec_env(fns, cluster, levels if from_levels else [], envs_per_actor)
+        else:
+            vec_env = _vec_env(fns, placement, nice)
     learner = None
     try:
         obs_space, n_actions = vec_env.observation_space, int(vec_env.action_space.n)
@@ -157,11 +164,12 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
               resume: bool = False, hooks: Hooks | None = None, device: str | None = None,
               file: str | None = None, env_fns: Sequence[Callable] | None = None,
               placement: Placement = "processes", lock: RunLock | None = None,
-              writer: str = "workbench train") -> Run:
+              writer: str = "workbench train", cluster: str | None = None, envs_per_actor: int = 1) -> Run:
     """The trainer of `preset` writing a new run folder (`run_dir`, or one made under the runs folder from
     `run_name` / the preset's name), or continuing the run in `run_dir` from its newest good checkpoint (`resume`,
     its own config.toml as the preset). `hooks` (progress, live bridge) are called after the run folder's own;
-    `env_fns` replaces the preset's levels with your own envs (see `build_trainer`).
+    `env_fns` replaces the preset's levels with your own envs (see `build_trainer`); `cluster` ('auto' or
+    HOST:PORT) places the env workers as Ray actors there (joined before any folder is made: `ClusterError`).
 
     One writer per run folder: the folder's `RunLock` is taken (as `writer`, named to whoever is refused) before
     anything in it is written and held until the trainer closes (the end of `run.train()`, or `close()`); or
@@ -172,6 +180,23 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
     be good."""
     checkpoint = None
     own_lock = lock is None
+    if isinstance(cluster, str):  # join the cluster before any folder is made: a bad address touches nothing
+        from workbench.engine.cluster.session import connect
+
+        cluster = connect(cluster)
+    try:
+        return _build_run(preset, run_dir, run_name=run_name, resume=resume, hooks=hooks, device=device,
+                          file=file, env_fns=env_fns, placement=placement, lock=lock, writer=writer,
+                          cluster=cluster, envs_per_actor=envs_per_actor, checkpoint=checkpoint,
+                          own_lock=own_lock)
+    except BaseException:
+        if cluster is not None and not isinstance(cluster, str):
+            cluster.close()  # the vec env that would have closed it was never made (or closed it already)
+        raise
+
+
+def _build_run(preset, run_dir, *, run_name, resume, hooks, device, file, env_fns, placement, lock, writer,
+               cluster, envs_per_actor, checkpoint, own_lock) -> Run:
     if resume:
         path = RunStore.open(run_dir).path
         lock = lock or RunLock.acquire(path, writer)
@@ -210,7 +235,7 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
         record_dir = store.episodes_dir if settings.run.record_episodes else None
         trainer = build_trainer(settings, preset.levels.train, env_fns=env_fns, placement=placement, device=device,
                                 hooks=own, resume_from=checkpoint, record_dir=record_dir, movie_dir=EPISODES_DIR,
-                                file=file)
+                                file=file, cluster=cluster, envs_per_actor=envs_per_actor)
         if checkpoint is not None:  # what a killed run logged after its checkpoint is done again
             store.truncate_after(trainer.update)
         own.add(TensorBoardLog(store.tb_dir, purge_step=trainer.global_step,
@@ -308,6 +333,22 @@ def _env_fns(settings: Settings, levels: list[Level], record_dir: Path | None) -
     return [env_thunk(levels, settings.env, settings.run.seed, i, record_dir) for i in range(n)]
 
 
+def _ray_vec_env(env_fns: list[Callable], cluster: str, levels: list[Level], envs_per_actor: int):
+    """Env actors on the cluster, the ROMs and start states of `levels` shipped to its nodes; the connection
+    closes with the vec env."""
+    from workbench.engine.cluster.assets import collect_assets
+    from workbench.engine.cluster.session import connect
+    from workbench.engine.cluster.vec import RayVecEnv
+
+    session = connect(cluster) if isinstance(cluster, str) else cluster  # or a session build_run opened
+    try:
+        assets = collect_assets(levels) if levels else None
+        return RayVecEnv(env_fns, envs_per_actor=envs_per_actor, assets=assets, session=session)
+    except BaseException:
+        session.close()
+        raise
+
+
 def _vec_env(env_fns: list[Callable], placement: Placement, nice: int):
     if placement == "in_process":
         from workbench.engine.vec.in_process import InProcessVecEnv
@@ -317,6 +358,8 @@ def _vec_env(env_fns: list[Callable], placement: Placement, nice: int):
         from workbench.engine.vec.shm import ShmVecEnv
 
         return ShmVecEnv(env_fns, nice=nice)
+    if placement == "ray":
+        raise ValueError("placement 'ray' needs a cluster address (cluster='auto' or HOST:PORT)")
     raise ValueError(f"unknown placement {placement!r}; use 'processes' or 'in_process'")
 
 

@@ -23,6 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--run-name", metavar="NAME", help="run folder name (default: <preset>-<date>-<time>)")
     train.add_argument("--resume", metavar="RUN", help="continue this run (folder or name) from its last checkpoint")
     train.add_argument("--device", metavar="D", help="'auto', 'cpu' or 'cuda[:N]' (default: ppo.device)")
+    train.add_argument("--cluster", metavar="ADDRESS", help="place the env workers as Ray actors on the cluster at "
+                       "ADDRESS (HOST:PORT of `ray start --head`, or 'auto'); the learner and the run folder stay "
+                       "on this machine")
+    train.add_argument("--envs-per-actor", type=int, default=1, metavar="K",
+                       help="with --cluster: envs per Ray actor (K > 1: K subprocess emulators with shared memory "
+                       "on the actor's node; default 1)")
     train.set_defaults(handler=_train)
 
     transfer = sub.add_parser("transfer", help="fine-tune, train from scratch and zero-shot on the test levels",
@@ -82,6 +88,7 @@ def _train(args) -> int:
     from workbench.core.presets import Preset
     from workbench.core.settings import SettingsError
     from workbench.engine import checkpoint as ckpt
+    from workbench.engine.cluster.session import ClusterError
     from workbench.engine.hooks import Hooks
     from workbench.engine.run_store import RunStoreError, resolve_run
     from workbench.launcher import build_run
@@ -100,6 +107,8 @@ def _train(args) -> int:
         file, preset = load_preset_arg(args.preset)
     if args.steps is not None and args.steps <= 0:
         raise UserError(f"--steps must be positive (got {args.steps})")
+    if args.envs_per_actor < 1:
+        raise UserError(f"--envs-per-actor must be 1 or more (got {args.envs_per_actor})")
 
     last: dict = {}
     progress: Progress | None = None
@@ -115,8 +124,9 @@ def _train(args) -> int:
             preset.name = file.stem
         run = build_run(preset, run_dir, run_name=args.run_name,
                         resume=bool(args.resume), device=args.device, file=str(file),
-                        hooks=Hooks(on_update=[on_update]))
-    except (ckpt.CheckpointError, RunStoreError, SettingsError) as exc:  # RunLockedError: names the holder
+                        hooks=Hooks(on_update=[on_update]), cluster=args.cluster,
+                        envs_per_actor=args.envs_per_actor)
+    except (ckpt.CheckpointError, RunStoreError, SettingsError, ClusterError) as exc:  # RunLockedError too
         raise UserError(str(exc)) from None
     except ValueError as exc:  # device, policy or env settings
         raise UserError(str(exc) if str(file) in str(exc) else f"{file}: {exc}") from None
@@ -128,6 +138,10 @@ def _train(args) -> int:
     progress = Progress(total)
     print(f"run {run.path} ({trainer.compute.device}, {trainer.compute.precision}); from step "
           f"{trainer.global_step}", file=sys.stderr)
+    session = getattr(trainer.vec_env, "session", None)
+    if session is not None:
+        print(f"env workers: {len(trainer.vec_env.actors)} Ray actors on {session.describe()}; worker restarts "
+              "are the worker_restarts metric", file=sys.stderr)
 
     def on_sigint(signum, frame):  # first Ctrl-C: stop after this step and save; a second one aborts
         print("\nstopping: saving a checkpoint (Ctrl-C again to abort)", file=sys.stderr)

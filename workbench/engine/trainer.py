@@ -214,6 +214,9 @@ class Trainer:
                        rollout_seconds=job.t_rollout - job.t_start, update_seconds=update_seconds)
         if job.episodes:
             metrics["mean_return"] = float(np.mean([e.episode_return for e in job.episodes]))
+        placement = getattr(self.vec_env, "placement_metrics", None)  # e.g. a cluster's worker restarts
+        if placement is not None:
+            metrics.update(placement())
         self.hooks.call("on_update", UpdateRecord(self.learned_step, self.update, metrics, job.episodes))
 
     def _episode_record(self, env_index: int, ep: dict) -> EpisodeRecord:

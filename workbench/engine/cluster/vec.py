@@ -85,7 +85,8 @@ class EnvActorLost(RuntimeError):
 
 class RayVecEnv:
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], *, envs_per_actor: int = 1,
-                 cpus_per_actor: float = 1.0, max_restarts: int = 5, assets=None, timeout_s: float = 120.0):
+                 cpus_per_actor: float = 1.0, max_restarts: int = 5, assets=None, timeout_s: float = 120.0,
+                 session=None):
         import cloudpickle
 
         ray = import_ray()
@@ -94,6 +95,9 @@ class RayVecEnv:
         if not ray.is_initialized():
             raise RuntimeError("RayVecEnv needs a Ray connection first (engine.cluster.session.connect)")
         self.num_envs = len(env_fns)
+        self.session = session
+        """The `ClusterSession` this vec env closes with (None: the caller's connection)."""
+        self.address = session.address if session is not None else ray.get_runtime_context().gcs_address
         self.timeout_s = timeout_s
         self.restarts = 0
         self.closed = False
@@ -105,8 +109,11 @@ class RayVecEnv:
                                            max_task_retries=0, scheduling_strategy="SPREAD")
         self.actors = []
         try:
-            for group in self.groups:
-                self.actors.append(cls.remote([cloudpickle.dumps(env_fns[i]) for i in group], group[0], assets))
+            # the constructor's arguments stay referenced here: a restart runs __init__ again from them
+            self._init_args = [ray.put([cloudpickle.dumps(env_fns[i]) for i in group]) for group in self.groups]
+            self._assets_ref = ray.put(assets)
+            for group, thunks in zip(self.groups, self._init_args):
+                self.actors.append(cls.remote(thunks, group[0], self._assets_ref))
             self.workers = self._get([a.describe.remote() for a in self.actors], STARTUP_TIMEOUT_S, "start")
             first = self.workers[0]
             self.observation_space, self.action_space = first["observation_space"], first["action_space"]
@@ -300,6 +307,8 @@ class RayVecEnv:
             self.actors = []
             if self._frames is not None:
                 self._frames.close()
+            if self.session is not None:
+                self.session.close()
 
     def __len__(self) -> int:
         return self.num_envs
