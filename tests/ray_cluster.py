@@ -2,7 +2,9 @@
 its own worker processes) small enough for a 2-core machine."""
 from __future__ import annotations
 
+import itertools
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +16,17 @@ FAST_FAILURE_DETECTION = {"health_check_initial_delay_ms": 0, "health_check_peri
 """A removed node is declared dead in about 2 s (Ray's default: 15 s or more)."""
 
 
+_homes = itertools.count()
+_root = Path(tempfile.mkdtemp(prefix="wb-ray-nodes-"))
+
+
+def node_env(**extra: str) -> dict[str, str]:
+    """A node's own user-data folder and shipped-file cache (as on another machine: nothing the driver saved
+    there), plus `extra`."""
+    home = _root / f"node{next(_homes)}"
+    return {"WORKBENCH_HOME": str(home), "WORKBENCH_CLUSTER_CACHE": str(home / "cluster-cache"), **extra}
+
+
 def start_cluster(nodes: int = 2):
     from ray.cluster_utils import Cluster
 
@@ -22,15 +35,19 @@ def start_cluster(nodes: int = 2):
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": NODE_CPUS, "object_store_memory": OBJECT_STORE, "include_dashboard": False,
-        "_system_config": FAST_FAILURE_DETECTION})
+        "_system_config": FAST_FAILURE_DETECTION, "env_vars": node_env()})
     for _ in range(nodes - 1):
         add_node(cluster)
     cluster.wait_for_nodes()
     return cluster
 
 
-def add_node(cluster, cpus: int = NODE_CPUS, **kwargs):
-    return cluster.add_node(num_cpus=cpus, object_store_memory=OBJECT_STORE, **kwargs)
+def node_homes() -> list[Path]:
+    return sorted(_root.glob("node*"))
+
+
+def add_node(cluster, cpus: int = NODE_CPUS, env: dict | None = None, **kwargs):
+    return cluster.add_node(num_cpus=cpus, object_store_memory=OBJECT_STORE, env_vars=env or node_env(), **kwargs)
 
 
 def wait_for(predicate, timeout_s: float = 120.0, what: str = "condition"):

@@ -1,0 +1,74 @@
+"""What a cluster's nodes need reaches them from the driver: a start state saved only on the driver is shipped
+(checked by SHA-1) to each node before its envs start; a file damaged on the way is refused naming the node; a
+node that cannot import the workbench is named, with the fix, before anything runs."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from ray_cluster import ROOT, add_node, node_env, node_homes
+from workbench.catalog.integrations import SHIPPED_INTEGRATIONS, user_integrations_dir
+from workbench.core.levels import Level, LevelSet
+from workbench.core.paths import DEFAULT_PRESET
+from workbench.core.presets import load_preset
+from workbench.engine.cluster.assets import Assets, ShippedFile
+from workbench.engine.cluster.session import ClusterError, connect
+from workbench.launcher import build_run
+
+GAME = "Airstriker-Genesis-v0"
+
+
+@pytest.mark.slow
+def test_a_start_state_only_the_driver_has_reaches_every_node_that_plays_it(ray_cluster, tmp_path):
+    mine = user_integrations_dir() / GAME / "DriverOnly.state"  # saved from a replay, on this machine only
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SHIPPED_INTEGRATIONS / GAME / "Level1.Sec12.state", mine)
+    sha1 = hashlib.sha1(mine.read_bytes()).hexdigest()
+    preset = load_preset(DEFAULT_PRESET)
+    preset.levels = LevelSet(train=[Level(GAME, "DriverOnly")] * 2, test=[])
+    preset.ppo.n_envs, preset.ppo.n_steps, preset.ppo.n_minibatches, preset.ppo.n_epochs = 2, 8, 1, 1
+    preset.ppo.overlap, preset.run.record_episodes, preset.name = False, False, "ship"
+    run = build_run(preset, tmp_path / "ship", cluster=ray_cluster.address)
+    try:
+        assert run.train(16).state == "finished"
+        nodes = {node for node, _ in run.trainer.vec_env.actor_pids()}
+    finally:
+        run.close()
+    assert len(nodes) == 2
+    shipped = [home / "integrations" / GAME / "DriverOnly.state" for home in node_homes()]
+    arrived = [p for p in shipped if p.is_file()]
+    assert len(arrived) >= 2  # both nodes of the session's cluster (any node added by other tests, too)
+    assert all(hashlib.sha1(p.read_bytes()).hexdigest() == sha1 for p in arrived)
+
+
+def test_a_file_damaged_on_the_way_is_refused_naming_the_node_and_file():
+    data = (SHIPPED_INTEGRATIONS / GAME / "Level1.Sec04.state").read_bytes()
+    damaged = Assets([ShippedFile("state", GAME, "Damaged", hashlib.sha1(data).hexdigest(), len(data),
+                                  bytes([data[0] ^ 0xFF]) + data[1:])])
+    with pytest.raises(RuntimeError, match=rf"node .+: the state {GAME}:Damaged arrived damaged"):
+        damaged.install()
+    assert not (user_integrations_dir() / GAME / "Damaged.state").exists()
+
+
+@pytest.mark.slow
+def test_a_node_without_the_project_installed_is_named_with_the_fix(ray_cluster, tmp_path):
+    """The node's Python finds no stable-retro (the project's install is what brings it): a fake package first
+    on its path raises what an import of a missing one raises. (Ray puts the driver's working directory, this
+    checkout, on every local worker's path, so on one machine the workbench package itself cannot be hidden.)"""
+    fake = tmp_path / "site"
+    (fake / "stable_retro").mkdir(parents=True)
+    (fake / "stable_retro" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'stable_retro'\")\n")
+    node = add_node(ray_cluster, cpus=1, env=node_env(PYTHONPATH=f"{fake}:{ROOT}:{ROOT / 'tests'}"))
+    try:
+        ray_cluster.wait_for_nodes()
+        with pytest.raises(ClusterError) as caught:
+            connect(ray_cluster.address)
+    finally:
+        ray_cluster.remove_node(node)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"cluster node {node.node_ip_address} ({node.node_id[:8]}) cannot import stable_retro" in message
+    assert "No module named 'stable_retro'" in message
+    assert "install the project there" in message and "pip install -e ." in message
