@@ -55,7 +55,8 @@ def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
                   placement: Placement = "processes", device: str | None = None, threads: int | None = None,
                   hooks: Hooks | None = None, init_weights: Path | None = None, resume_from: dict | None = None,
                   record_dir: Path | None = None, movie_dir: str | None = None, file: str | None = None,
-                  cluster: str | None = None, envs_per_actor: int = 1) -> Trainer:
+                  cluster: str | None = None, envs_per_actor: int = 1,
+                  cpus_per_actor: float = 1.0) -> Trainer:
     """A trainer for `levels` with `settings` (a Settings or Preset); instead of levels, `env_fns` (picklable
     zero-argument Gymnasium env constructors, placed like level envs) or a ready `vec_env` (e.g. RL²'s bandits).
 
@@ -79,7 +80,7 @@ def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
         nice = OVERLAP_WORKER_NICE if settings.ppo.overlap else 0  # the workers yield to the learner process
         fns = list(env_fns) if env_fns is not None else _env_fns(settings, levels, record_dir)
         if cluster is not None:
-            vec_env = _ray_vec_env(fns, cluster, levels if from_levels else [], envs_per_actor)
+            vec_env = _ray_vec_env(fns, cluster, levels if from_levels else [], envs_per_actor, cpus_per_actor)
         else:
             vec_env = _vec_env(fns, placement, nice)
     learner = None
@@ -164,7 +165,8 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
               resume: bool = False, hooks: Hooks | None = None, device: str | None = None,
               file: str | None = None, env_fns: Sequence[Callable] | None = None,
               placement: Placement = "processes", lock: RunLock | None = None,
-              writer: str = "workbench train", cluster: str | None = None, envs_per_actor: int = 1) -> Run:
+              writer: str = "workbench train", cluster: str | None = None, envs_per_actor: int = 1,
+              cpus_per_actor: float = 1.0) -> Run:
     """The trainer of `preset` writing a new run folder (`run_dir`, or one made under the runs folder from
     `run_name` / the preset's name), or continuing the run in `run_dir` from its newest good checkpoint (`resume`,
     its own config.toml as the preset). `hooks` (progress, live bridge) are called after the run folder's own;
@@ -187,7 +189,8 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
     try:
         return _build_run(preset, run_dir, run_name=run_name, resume=resume, hooks=hooks, device=device,
                           file=file, env_fns=env_fns, placement=placement, lock=lock, writer=writer,
-                          cluster=cluster, envs_per_actor=envs_per_actor, checkpoint=checkpoint,
+                          cluster=cluster, envs_per_actor=envs_per_actor, cpus_per_actor=cpus_per_actor,
+                          checkpoint=checkpoint,
                           own_lock=own_lock)
     except BaseException:
         if cluster is not None and not isinstance(cluster, str):
@@ -196,7 +199,7 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
 
 
 def _build_run(preset, run_dir, *, run_name, resume, hooks, device, file, env_fns, placement, lock, writer,
-               cluster, envs_per_actor, checkpoint, own_lock) -> Run:
+               cluster, envs_per_actor, cpus_per_actor, checkpoint, own_lock) -> Run:
     if resume:
         path = RunStore.open(run_dir).path
         lock = lock or RunLock.acquire(path, writer)
@@ -235,9 +238,11 @@ def _build_run(preset, run_dir, *, run_name, resume, hooks, device, file, env_fn
         record_dir = store.episodes_dir if settings.run.record_episodes else None
         trainer = build_trainer(settings, preset.levels.train, env_fns=env_fns, placement=placement, device=device,
                                 hooks=own, resume_from=checkpoint, record_dir=record_dir, movie_dir=EPISODES_DIR,
-                                file=file, cluster=cluster, envs_per_actor=envs_per_actor)
+                                file=file, cluster=cluster, envs_per_actor=envs_per_actor,
+                                cpus_per_actor=cpus_per_actor)
         if checkpoint is not None:  # what a killed run logged after its checkpoint is done again
             store.truncate_after(trainer.update)
+        store.placement = getattr(trainer.vec_env, "placement_info", None)  # a cluster run says where it runs
         own.add(TensorBoardLog(store.tb_dir, purge_step=trainer.global_step,
                                flush_every=settings.run.checkpoint_every))
         extra = ckpt.policy_extra(trainer.policy.spec, preset_to_toml(_resolved(preset, trainer)),
@@ -333,7 +338,8 @@ def _env_fns(settings: Settings, levels: list[Level], record_dir: Path | None) -
     return [env_thunk(levels, settings.env, settings.run.seed, i, record_dir) for i in range(n)]
 
 
-def _ray_vec_env(env_fns: list[Callable], cluster: str, levels: list[Level], envs_per_actor: int):
+def _ray_vec_env(env_fns: list[Callable], cluster, levels: list[Level], envs_per_actor: int,
+                 cpus_per_actor: float = 1.0):
     """Env actors on the cluster, the ROMs and start states of `levels` shipped to its nodes; the connection
     closes with the vec env."""
     from workbench.engine.cluster.assets import collect_assets
@@ -343,7 +349,8 @@ def _ray_vec_env(env_fns: list[Callable], cluster: str, levels: list[Level], env
     session = connect(cluster) if isinstance(cluster, str) else cluster  # or a session build_run opened
     try:
         assets = collect_assets(levels) if levels else None
-        return RayVecEnv(env_fns, envs_per_actor=envs_per_actor, assets=assets, session=session)
+        return RayVecEnv(env_fns, envs_per_actor=envs_per_actor, cpus_per_actor=cpus_per_actor, assets=assets,
+                         session=session)
     except BaseException:
         session.close()
         raise

@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         preset_file = run_dir / launch.get("preset", LAUNCH_PRESET)
         preset = None if resume else load_preset(preset_file)
         run = build_run(preset, run_dir, resume=resume, file=str(preset_file), lock=lock, writer=WRITER,
+                        cluster=launch.get("cluster"),
                         hooks=Hooks(on_step=[bridge.on_step], on_episode=[bridge.on_episode],
                                     on_update=[bridge.on_update]))
         bridge.attach(run.trainer, [str(level) for level in run.preset.levels.train])

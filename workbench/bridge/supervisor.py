@@ -79,6 +79,29 @@ class RunHandle:
     def name(self) -> str:
         return self.run_dir.name
 
+    _placement: dict | None = None
+    _placement_read: float = -math.inf
+
+    @property
+    def placement(self) -> dict | None:
+        """Where its env workers run, from status.json (read at most once a second): None for local processes,
+        else e.g. {"kind": "ray", "address", "workers", "workers_up", "restarts", "nodes"}."""
+        now = time.monotonic()
+        if now - self._placement_read >= 1.0:
+            self._placement_read = now
+            value = read_status(self.run_dir).get("placement")
+            self._placement = value if isinstance(value, dict) else None
+        return self._placement
+
+    def where(self) -> str:
+        """The runs list's "Where" cell: 'local', or the cluster's address and workers up."""
+        p = self.placement
+        if not p:
+            return "local"
+        text = f"{p.get('address', '?')} · {p.get('workers_up', '?')}/{p.get('workers', '?')} workers up"
+        restarts = int(p.get("restarts") or 0)
+        return text + (f" · {restarts} restart{'s' if restarts != 1 else ''}" if restarts else "")
+
     @property
     def live(self) -> bool:
         return self._conn is not None
@@ -403,13 +426,17 @@ class Supervisor:
 
         return new_run_dir(None, prefix=name, root=self.root)
 
-    def start(self, preset, name: str | None = None, total_steps: int | None = None) -> RunHandle:
-        """Start training `preset` (a core.presets.Preset) in a new detached process."""
+    def start(self, preset, name: str | None = None, total_steps: int | None = None,
+              cluster: str | None = None) -> RunHandle:
+        """Start training `preset` (a core.presets.Preset) in a new detached process; `cluster` ('auto' or
+        HOST:PORT): its env workers are Ray actors on that cluster (a resume keeps it)."""
         from workbench.core.presets import save_preset
 
         run_dir = self.new_run_dir(name or getattr(preset, "name", "") or "run")
         save_preset(preset, run_dir / LAUNCH_PRESET)
         launch = {"preset": LAUNCH_PRESET, "total_steps": total_steps}
+        if cluster:
+            launch["cluster"] = cluster
         atomic_write_text(run_dir / LAUNCH_FILE, json.dumps(launch, indent=1))
         return self.start_dir(run_dir)
 

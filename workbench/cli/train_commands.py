@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--envs-per-actor", type=int, default=1, metavar="K",
                        help="with --cluster: envs per Ray actor (K > 1: K subprocess emulators with shared memory "
                        "on the actor's node; default 1)")
+    train.add_argument("--cpus-per-actor", type=float, default=1.0, metavar="C",
+                       help="with --cluster: CPUs each env actor asks Ray for (default 1; e.g. 0.5 packs two on a "
+                       "core)")
     train.set_defaults(handler=_train)
 
     transfer = sub.add_parser("transfer", help="fine-tune, train from scratch and zero-shot on the test levels",
@@ -107,6 +110,8 @@ def _train(args) -> int:
         file, preset = load_preset_arg(args.preset)
     if args.steps is not None and args.steps <= 0:
         raise UserError(f"--steps must be positive (got {args.steps})")
+    if args.cpus_per_actor <= 0:
+        raise UserError(f"--cpus-per-actor must be positive (got {args.cpus_per_actor:g})")
     if args.envs_per_actor < 1:
         raise UserError(f"--envs-per-actor must be 1 or more (got {args.envs_per_actor})")
 
@@ -125,7 +130,7 @@ def _train(args) -> int:
         run = build_run(preset, run_dir, run_name=args.run_name,
                         resume=bool(args.resume), device=args.device, file=str(file),
                         hooks=Hooks(on_update=[on_update]), cluster=args.cluster,
-                        envs_per_actor=args.envs_per_actor)
+                        envs_per_actor=args.envs_per_actor, cpus_per_actor=args.cpus_per_actor)
     except (ckpt.CheckpointError, RunStoreError, SettingsError, ClusterError) as exc:  # RunLockedError too
         raise UserError(str(exc)) from None
     except ValueError as exc:  # device, policy or env settings

@@ -32,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Callable, Any, Iterable
 
 from workbench.core.processes import pid_alive
 from workbench.core.records import EpisodeRecord, StatusRecord, UpdateRecord
@@ -339,16 +339,23 @@ class RunStore:
         return [dict(r) | {"truncated": bool(r["truncated"])} for r in rows]
 
     # -- trainer hook ----------------------------------------------------------------------------
+    placement: Callable[[], dict] | None = None
+    """Where the env workers run, for status.json's `placement` (set by the launcher for a cluster run:
+    {"kind": "ray", "address", "workers", "workers_up", "restarts"}); None: local, not written."""
+
+    def _placement(self) -> dict:
+        return {} if self.placement is None else {"placement": self.placement()}
+
     def on_status(self, record: StatusRecord) -> None:
         self._last_status = record
         self.write_status(record.state, record.error, global_step=record.global_step, update=record.update,
-                          total_steps=record.total_steps)
+                          total_steps=record.total_steps, **self._placement())
 
     def on_update(self, record: UpdateRecord) -> None:
         self.log_update(record.update, record.global_step, record.metrics, record.episodes)
         last = self._last_status
         self.write_status("running", global_step=record.global_step, update=record.update,
-                          total_steps=last.total_steps if last else None)
+                          total_steps=last.total_steps if last else None, **self._placement())
 
     def on_close(self) -> None:
         self.close()

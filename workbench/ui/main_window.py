@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
         if errors:
             self._problem("Cannot start: " + errors[0])
             return None
-        handle = self.controller.start(preset, name or preset.name)
+        handle = self.controller.start(preset, name or preset.name, cluster=self.runs_panel.cluster_address())
         self.statusBar().showMessage(f"Started {handle.name}", 5000)
         return handle
 

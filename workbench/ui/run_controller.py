@@ -50,8 +50,8 @@ class RunController(QObject):
         self._timer.start()
 
     # -- runs ----------------------------------------------------------------------------------
-    def start(self, preset, name: str | None = None) -> RunHandle:
-        handle = self.supervisor.start(preset, name)
+    def start(self, preset, name: str | None = None, cluster: str | None = None) -> RunHandle:
+        handle = self.supervisor.start(preset, name, cluster=cluster)
         self.histories[handle.name] = RunHistory()
         self.runs_changed.emit()
         self.select(handle)
@@ -169,6 +169,11 @@ class RunController(QObject):
                                                                  FINAL_STATES) and h.process_alive()}
         if alive != self._alive:
             self._alive = alive
+            changed = True
+        # where each run's env workers are (a cluster run: its address, workers up, restarts; read once a second)
+        wheres = {h.name: h.where() for h in self.supervisor.runs.values() if h.state not in FINAL_STATES}
+        if wheres != getattr(self, "_wheres", {}):
+            self._wheres = wheres
             changed = True
         if changed:
             self.runs_changed.emit()

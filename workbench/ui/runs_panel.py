@@ -41,9 +41,13 @@ class RunsPanel(QWidget):
         lower_layout.addWidget(self.form_problem)
         name_row = QHBoxLayout()
         self.run_name = QLineEdit(placeholderText="run name (optional)")
+        self.cluster = QLineEdit(placeholderText="Ray cluster (blank: this machine)")
+        self.cluster.setToolTip("HOST:PORT of `ray start --head`, or 'auto': the env workers run as Ray actors "
+                                "there; the learner and the run folder stay here")
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("primary")
         name_row.addWidget(self.run_name, 1)
+        name_row.addWidget(self.cluster, 1)
         name_row.addWidget(self.start_button)
         lower_layout.addLayout(name_row)
         buttons = QHBoxLayout()
@@ -53,8 +57,8 @@ class RunsPanel(QWidget):
         for button in (self.pause_button, self.resume_button, self.stop_button):
             buttons.addWidget(button)
         lower_layout.addLayout(buttons)
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Run", "State", "Steps"])
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Run", "State", "Steps", "Where"])
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -63,6 +67,7 @@ class RunsPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeToContents)
         lower_layout.addWidget(self.table, 1)
         self.error = QLabel()
         self.error.setObjectName("error")
@@ -141,7 +146,7 @@ class RunsPanel(QWidget):
         self.table.setRowCount(len(handles))
         for row, handle in enumerate(handles):
             state = handle.state
-            cells = (handle.name, state, f"{handle.global_step:,}")
+            cells = (handle.name, state, f"{handle.global_step:,}", handle.where())
             for col, text in enumerate(cells):
                 item = self.table.item(row, col)
                 if item is None:
@@ -180,6 +185,16 @@ class RunsPanel(QWidget):
         else:
             self.error.setText(f"{handle.name} failed: {handle.error}" if handle is not None and state == "failed"
                                else "")
+
+    def cluster_address(self) -> str | None:
+        """The address typed for the next Start, or None (local processes)."""
+        return self.cluster.text().strip() or None
+
+    def where_of(self, name: str) -> str:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).text() == name:
+                return self.table.item(row, 3).text()
+        return ""
 
     def state_of(self, name: str) -> str:
         for row in range(self.table.rowCount()):

@@ -105,6 +105,11 @@ class RayVecEnv:
         self._pending: list | None = None
         k = max(1, int(envs_per_actor))
         self.groups = [list(range(i, min(i + k, self.num_envs))) for i in range(0, self.num_envs, k)]
+        need, have = cpus_per_actor * len(self.groups), float(ray.cluster_resources().get("CPU", 0))
+        if need > have + 1e-9:  # the actors that do not fit would wait for CPUs forever
+            raise ValueError(f"{len(self.groups)} env actors of {cpus_per_actor:g} CPU need {need:g} CPUs, the Ray "
+                             f"cluster has {have:g}: add nodes, lower ppo.n_envs, or put more envs on each actor "
+                             "(--envs-per-actor) or give each less (--cpus-per-actor)")
         cls = ray.remote(EnvActor).options(num_cpus=cpus_per_actor, max_restarts=max_restarts,
                                            max_task_retries=0, scheduling_strategy="SPREAD")
         self.actors = []
@@ -246,6 +251,12 @@ class RayVecEnv:
     def placement_metrics(self) -> dict[str, float]:
         """Merged into every update's metrics (metrics.sqlite, TensorBoard)."""
         return {"worker_restarts": float(self.restarts), "workers_up": float(len(self.actors))}
+
+    def placement_info(self) -> dict:
+        """Where the envs run, for status.json (the runs list shows it)."""
+        return {"kind": "ray", "address": self.address, "workers": len(self.groups),
+                "workers_up": len(self.actors), "restarts": self.restarts,
+                "nodes": len({w.get("node_id") for w in getattr(self, "workers", [])})}
 
     def actor_pids(self) -> list[tuple[str, int]]:
         """(node id, pid) of each env actor's process, as last seen."""
