@@ -4,9 +4,10 @@ vs the local shared-memory worker processes (`ShmVecEnv`), same machine, same co
 Configuration (both sides): Airstriker-Genesis-v0 Level1, N envs each fixed on the level, sticky frame skip 4
 (p=0.25), 84x84 gray, 4-frame stack, Nature CNN, n_steps 128, 4 epochs, minibatch 256 (or fewer), synchronous
 PPO (`ppo.overlap = false`; `--overlap` for a learner process), learner on this machine, torch's CPU build.
-The Ray side starts a one-node Ray instance on this machine (`ray.init`, one logical CPU per env actor) unless `--cluster ADDRESS`
-names a running one; its start-up is not counted, as the local side's worker start is not. Each round runs
-both sides for S seconds each in fresh processes, in ABBA order; the ratio is of the summed agent steps/s.
+The Ray side starts a one-node Ray instance on this machine (`ray.init`, one logical CPU per env actor) unless
+`--cluster ADDRESS` names a running one; its start-up is not counted, as the local side's worker start is not.
+Each round runs both sides for S seconds each in fresh processes, in ABBA order; the ratio is of the summed agent
+steps/s.
 
 Usage: python bench/cluster_overhead.py [--seconds S] [--rounds R] [--envs N[,N...]] [--cluster ADDRESS]
 `--envs 2,4,8,16` gives the scaling curve (one ratio line per N). Last line: ratio_ray_vs_local=X
@@ -43,8 +44,8 @@ def side(name: str, seconds: float, n_envs: int, seed: int, overlap: bool, clust
         import ray
 
         # logical CPUs: one per env actor (they share the cores, as the local side's worker processes do)
-        ray.init(num_cpus=max(os.cpu_count() or 1, n_envs), include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                 object_store_memory=200 * 1024 * 1024)
+        ray.init(num_cpus=max(os.cpu_count() or 1, n_envs), include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR", object_store_memory=200 * 1024 * 1024)
         own_ray = True
     try:
         trainer = build_trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
@@ -79,7 +80,8 @@ def run_side(cmd: list[str]) -> tuple[int, float, str]:
     line = next((ln for ln in out.stdout.splitlines() if "agent_steps=" in ln), None)
     if line is None:
         sys.exit(f"benchmark side failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr[-3000:]}")
-    return int(re.search(r"agent_steps=(\d+)", line).group(1)), float(re.search(r"seconds=([\d.]+)", line).group(1)), line
+    steps = int(re.search(r"agent_steps=(\d+)", line).group(1))
+    return steps, float(re.search(r"seconds=([\d.]+)", line).group(1)), line
 
 
 def cpu_flags() -> str:

@@ -62,9 +62,10 @@ def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
 
     `init_weights`: a checkpoint whose weights start the policy (fine-tuning; fresh optimizer); `resume_from`: a
     loaded checkpoint to continue exactly (weights, optimizer, counters, RNGs); `record_dir`: where the envs
-    write episode movies; `file`: named in error messages; `cluster` ('auto' or HOST:PORT): the env workers are
-    Ray actors on that cluster (`envs_per_actor` envs each), the learner stays here. Raises `SettingsError`/`ValueError` naming the
-    problem before any process starts."""
+    write episode movies; `file`: named in error messages; `cluster` ('auto' or HOST:PORT, or a joined
+    `ClusterSession`): the env workers are Ray actors on that cluster (`envs_per_actor` envs and `cpus_per_actor`
+    CPUs each), the learner stays here. Raises `SettingsError`/`ValueError` naming the problem before any process
+    starts (`ClusterError` for the cluster)."""
     settings = Settings.of(settings)
     check(settings, file)
     levels = [lv if isinstance(lv, Level) else Level.parse(str(lv)) for lv in (levels or [])]
@@ -190,8 +191,7 @@ def build_run(preset: Preset | None, run_dir: Path | None = None, *, run_name: s
         return _build_run(preset, run_dir, run_name=run_name, resume=resume, hooks=hooks, device=device,
                           file=file, env_fns=env_fns, placement=placement, lock=lock, writer=writer,
                           cluster=cluster, envs_per_actor=envs_per_actor, cpus_per_actor=cpus_per_actor,
-                          checkpoint=checkpoint,
-                          own_lock=own_lock)
+                          checkpoint=checkpoint, own_lock=own_lock)
     except BaseException:
         if cluster is not None and not isinstance(cluster, str):
             cluster.close()  # the vec env that would have closed it was never made (or closed it already)
@@ -295,13 +295,15 @@ class TransferPlacement:
             self.session.close()
 
 
-def transfer_placement(cluster: str | None, jobs: int = 0, levels: Sequence[Level] = (), env_config=None, *,
+def transfer_placement(cluster: str | None, jobs: int = 0, levels: Sequence[Level] = (), *,
                        cpus_per_job: float = 1.0, max_retries: int = 3) -> TransferPlacement:
     """Local processes (`cluster` None: `jobs` at once, Ray never imported), or every (level, mode, seed) job as
     a task on the Ray cluster at `cluster` ('auto' or HOST:PORT), with the ROMs and start states of `levels`
     shipped to its nodes. Raises `engine.cluster.session.ClusterError` (one line: the address or node, the fix)."""
     if cluster is None:
-        return TransferPlacement()
+        from workbench.engine.transfer.protocol import LocalProcesses
+
+        return TransferPlacement(LocalProcesses(jobs))
     from workbench.engine.cluster.assets import collect_assets
     from workbench.engine.cluster.session import connect
     from workbench.engine.cluster.transfer_tasks import RayJobRunner

@@ -59,7 +59,8 @@ def test_a_node_without_the_project_installed_is_named_with_the_fix(ray_cluster,
     checkout, on every local worker's path, so on one machine the workbench package itself cannot be hidden.)"""
     fake = tmp_path / "site"
     (fake / "stable_retro").mkdir(parents=True)
-    (fake / "stable_retro" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'stable_retro'\")\n")
+    (fake / "stable_retro" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'stable_retro'\")\n")
     node = add_node(ray_cluster, cpus=1, env=node_env(PYTHONPATH=f"{fake}:{ROOT}:{ROOT / 'tests'}"))
     try:
         ray_cluster.wait_for_nodes()

@@ -225,8 +225,7 @@ def _transfer(args) -> int:
         raise UserError(str(exc)) from None
     placement = None
     try:
-        placement = transfer_placement(args.cluster, jobs, preset.levels.test, preset.env,
-                                       cpus_per_job=args.cpus_per_job)
+        placement = transfer_placement(args.cluster, jobs, preset.levels.test, cpus_per_job=args.cpus_per_job)
         result = run_transfer(preset, run_dir, build_trainer, budget=budget, jobs=jobs,
                               checkpoint=Path(args.checkpoint) if args.checkpoint else None,
                               log=lambda text: print(text, file=sys.stderr), seeds=seeds, modes=modes,

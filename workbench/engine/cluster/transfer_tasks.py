@@ -84,7 +84,8 @@ class RayJobRunner:
                     yield refs[ref], ray.get(ref)
             finished = True
         finally:
-            for ref in [] if finished else refs:  # the caller stopped early (an error, Ctrl-C): no orphaned tasks keep the cluster busy
+            # the caller stopped early (an error, Ctrl-C): no orphaned task keeps the cluster busy
+            for ref in [] if finished else refs:
                 try:
                     ray.cancel(ref, force=True)
                 except Exception:  # noqa: BLE001 - finished already, or the cluster is gone
