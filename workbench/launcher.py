@@ -296,7 +296,8 @@ class TransferPlacement:
 
 
 def transfer_placement(cluster: str | None, jobs: int = 0, levels: Sequence[Level] = (), *,
-                       cpus_per_job: float = 1.0, max_retries: int = 3) -> TransferPlacement:
+                       cpus_per_job: float = 1.0, gpus_per_job: float = 0.0,
+                       max_retries: int = 3) -> TransferPlacement:
     """Local processes (`cluster` None: `jobs` at once, Ray never imported), or every (level, mode, seed) job as
     a task on the Ray cluster at `cluster` ('auto' or HOST:PORT), with the ROMs and start states of `levels`
     shipped to its nodes. Raises `engine.cluster.session.ClusterError` (one line: the address or node, the fix)."""
@@ -311,8 +312,8 @@ def transfer_placement(cluster: str | None, jobs: int = 0, levels: Sequence[Leve
     session = connect(cluster)
     try:
         assets = collect_assets(list(levels)) if levels else None
-        return TransferPlacement(RayJobRunner(session, cpus_per_job=cpus_per_job, max_retries=max_retries,
-                                              assets=assets), session)
+        return TransferPlacement(RayJobRunner(session, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job,
+                                              max_retries=max_retries, assets=assets), session)
     except BaseException:
         session.close()
         raise

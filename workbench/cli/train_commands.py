@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "this machine is a node of); the results land in the same files")
     transfer.add_argument("--cpus-per-job", type=float, default=1.0, metavar="C",
                           help="with --cluster: CPUs each job asks for (default 1)")
+    transfer.add_argument("--gpus-per-job", type=float, default=0.0, metavar="G",
+                          help="with --cluster: GPUs each job asks for (default 0: the jobs learn on CPUs; e.g. "
+                          "0.25 puts four jobs on a GPU, where ppo.device = 'auto' then uses it)")
     transfer.set_defaults(handler=_transfer)
 
 
@@ -219,13 +222,16 @@ def _transfer(args) -> int:
             raise UserError(f"--modes {args.modes!r}: choose from {', '.join(MODES)} (comma-separated)")
     if args.cpus_per_job <= 0:
         raise UserError(f"--cpus-per-job must be positive (got {args.cpus_per_job:g})")
+    if args.gpus_per_job < 0:
+        raise UserError(f"--gpus-per-job must be 0 or more (got {args.gpus_per_job:g})")
     try:  # one transfer at a time writes <run>/transfer/ (the run itself may still be training)
         lock = RunLock.acquire(run_dir / "transfer", "workbench transfer")
     except RunStoreError as exc:
         raise UserError(str(exc)) from None
     placement = None
     try:
-        placement = transfer_placement(args.cluster, jobs, preset.levels.test, cpus_per_job=args.cpus_per_job)
+        placement = transfer_placement(args.cluster, jobs, preset.levels.test, cpus_per_job=args.cpus_per_job,
+                                       gpus_per_job=args.gpus_per_job)
         result = run_transfer(preset, run_dir, build_trainer, budget=budget, jobs=jobs,
                               checkpoint=Path(args.checkpoint) if args.checkpoint else None,
                               log=lambda text: print(text, file=sys.stderr), seeds=seeds, modes=modes,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from workbench.core.paths import atomic_write_bytes
-from workbench.engine.cluster.session import ClusterSession, import_ray
+from workbench.engine.cluster.session import ClusterError, ClusterSession, import_ray
 from workbench.engine.transfer.jobs import Job, JobResult, run_job
 
 
@@ -62,6 +62,19 @@ class RayJobRunner:
     def describe(self) -> str:
         return f"{self.session.describe()}, {self.cpus_per_job:g} CPU per job"
 
+    def _result(self, ray, ref, job: Job) -> JobResult:
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:  # the job itself raised: an error, not a retry
+            cause = str(exc.cause if getattr(exc, "cause", None) is not None else exc).strip().splitlines()
+            raise ClusterError(f"transfer job {job.job_id} failed on the cluster: "
+                               f"{cause[-1] if cause else type(exc).__name__}") from None
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                ray.exceptions.OwnerDiedError) as exc:
+            raise ClusterError(f"transfer job {job.job_id} was lost {self.max_retries + 1} times (its worker or "
+                               f"node died each time: {type(exc).__name__}); check `ray status` and the nodes' "
+                               "/tmp/ray/session_latest/logs") from None
+
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, JobResult]]:
         ray = import_ray()
         task = ray.remote(_task).options(num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job,
@@ -81,7 +94,7 @@ class RayJobRunner:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
                 for ref in ready:
-                    yield refs[ref], ray.get(ref)
+                    yield refs[ref], self._result(ray, ref, refs[ref])
             finished = True
         finally:
             # the caller stopped early (an error, Ctrl-C): no orphaned task keeps the cluster busy
