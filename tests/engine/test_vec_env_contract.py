@@ -35,7 +35,8 @@ def _of(kind: str, env_fns):
 @pytest.fixture(scope="module", autouse=True)
 def _ray(request):
     """A driver connection to the session's two-node cluster, for the Ray kind (only when a Ray test runs)."""
-    if not any(item.name.endswith("[ray]") for item in request.session.items if item.module is request.module):
+    if not any(item.name.endswith("[ray]") or "ray_actor" in item.name for item in request.session.items
+               if item.module is request.module):
         yield
         return
     import ray
@@ -221,3 +222,29 @@ def test_close_twice_releases_everything(kind):
     assert venv.watched is None and venv.frame() is None and venv.frame_shm_name() is None
     if name is not None:
         assert not Path(f"/dev/shm/{name}").exists()
+
+
+def test_seeds_and_auto_reset_hold_with_several_envs_on_each_ray_actor():
+    """`envs_per_actor=2`: each actor holds a shared-memory vec env of two subprocess envs on its node; env i
+    still gets the seed s + i and the same-step auto-reset with its final observation (kind 'ray' above: one env
+    per actor)."""
+    from workbench.engine.cluster.vec import RayVecEnv
+
+    venv = RayVecEnv([functools.partial(flash_cue, 3)] * 4, envs_per_actor=2)
+    local = [flash_cue(3) for _ in range(4)]
+    try:
+        assert venv.groups == [[0, 1], [2, 3]]
+        obs = venv.reset(seed=7)
+        for i, env in enumerate(local):
+            np.testing.assert_array_equal(obs[i], env.reset(seed=7 + i)[0])
+        for t in range(4):  # 3-step episodes, truncated: one auto-reset in the middle
+            obs, rewards, _, truncated, infos = venv.step(np.full(4, t % 4))
+            for i, env in enumerate(local):
+                expected, reward, _, trunc, _ = env.step(t % 4)
+                assert truncated[i] == trunc and rewards[i] == reward
+                if trunc:
+                    np.testing.assert_array_equal(infos[i]["final_obs"], expected)
+                    expected, _ = env.reset()
+                np.testing.assert_array_equal(obs[i], expected)
+    finally:
+        venv.close()

@@ -308,10 +308,11 @@ class RayVecEnv:
             ray = import_ray()
             if ray.is_initialized():
                 done = [a.close.remote() for a in self.actors]
-                try:
-                    ray.get(done, timeout=10)
-                except Exception:  # noqa: BLE001 - a dead actor has nothing to close
-                    pass
+                for ref in done:  # each on its own: a dead actor's error must not cut another's close short
+                    try:
+                        ray.get(ref, timeout=10)
+                    except Exception:  # noqa: BLE001 - a dead actor has nothing to close
+                        pass
                 for actor in self.actors:
                     ray.kill(actor, no_restart=True)
         finally:
