@@ -92,7 +92,8 @@ def connect(address: str, *, check_nodes: bool = True) -> ClusterSession:
     """Join the cluster at `address` ('auto': the one this machine is a node of) and check its nodes."""
     ray = import_ray()
     if ray.is_initialized():  # already connected (e.g. a test driving its own cluster): use that connection
-        session = ClusterSession(address, [], owned=False)
+        session = ClusterSession(ray.get_runtime_context().gcs_address if address == "auto" else address, [],
+                                 owned=False)
     else:
         if address != "auto":
             _check_reachable(address)
@@ -103,7 +104,7 @@ def connect(address: str, *, check_nodes: bool = True) -> ClusterSession:
             raise ClusterError(f"--cluster {address}: no running Ray cluster found ({first}); start one with "
                                "`ray start --head` (and `ray start --address=HEAD:6379` on the other machines)"
                                ) from None
-        session = ClusterSession(address, [])
+        session = ClusterSession(ray.get_runtime_context().gcs_address if address == "auto" else address, [])
     try:
         session.nodes = _alive_nodes(ray)
         if check_nodes:
