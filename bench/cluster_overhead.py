@@ -9,6 +9,10 @@ The Ray side starts a one-node Ray instance on this machine (`ray.init`, one log
 Each round runs both sides for S seconds each in fresh processes, in ABBA order; the ratio is of the summed agent
 steps/s.
 
+Each side also reports its rollout and update seconds: the placement changes only the rollouts (env steps,
+observations back to the driver, inference), so `rollout_ratio` (agent steps per rollout second) isolates it;
+the updates are the same learner on both sides, and on a loaded machine their time swings by 2-4x between runs.
+
 Usage: python bench/cluster_overhead.py [--seconds S] [--rounds R] [--envs N[,N...]] [--cluster ADDRESS]
 `--envs 2,4,8,16` gives the scaling curve (one ratio line per N). Last line: ratio_ray_vs_local=X
 """
@@ -47,9 +51,14 @@ def side(name: str, seconds: float, n_envs: int, seed: int, overlap: bool, clust
         ray.init(num_cpus=max(os.cpu_count() or 1, n_envs), include_dashboard=False, log_to_driver=False,
                  logging_level="ERROR", object_store_memory=200 * 1024 * 1024)
         own_ray = True
+    timings: list[tuple[float, float]] = []
     try:
+        from workbench.engine.hooks import Hooks
+
         trainer = build_trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
-                                cluster=(cluster or "auto") if name == "ray" else None)
+                                cluster=(cluster or "auto") if name == "ray" else None,
+                                hooks=Hooks(on_update=[lambda r: timings.append(
+                                    (r.metrics["rollout_seconds"], r.metrics["update_seconds"]))]))
         info = (f"device={trainer.compute.device} precision={trainer.compute.precision} "
                 f"threads={trainer.learner.threads} overlap={overlap} vec_env={type(trainer.vec_env).__name__}")
         stopped: dict[str, float] = {}
@@ -71,17 +80,24 @@ def side(name: str, seconds: float, n_envs: int, seed: int, overlap: bool, clust
 
             ray.shutdown()
     dt, steps = stopped["seconds"], int(stopped["steps"])
+    rollout = sum(t[0] for t in timings) / max(1, len(timings))
+    update = sum(t[1] for t in timings) / max(1, len(timings))
+    rollout_steps = len(timings) * settings.ppo.n_steps * n_envs
     print(f"{name} envs={n_envs} agent_steps={steps} seconds={dt:.1f} steps_per_s={steps / dt:.1f} "
-          f"restarts={restarts} {info}", flush=True)
+          f"updates={len(timings)} rollout_steps={rollout_steps} rollout_total_s={rollout * len(timings):.2f} "
+          f"rollout_s={rollout:.2f} update_s={update:.2f} restarts={restarts} {info}", flush=True)
 
 
-def run_side(cmd: list[str]) -> tuple[int, float, str]:
+def run_side(cmd: list[str]) -> tuple[int, float, int, float, str]:
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
     line = next((ln for ln in out.stdout.splitlines() if "agent_steps=" in ln), None)
     if line is None:
         sys.exit(f"benchmark side failed: {' '.join(cmd)}\n{out.stdout}\n{out.stderr[-3000:]}")
-    steps = int(re.search(r"agent_steps=(\d+)", line).group(1))
-    return steps, float(re.search(r"seconds=([\d.]+)", line).group(1)), line
+
+    def num(key: str) -> float:
+        return float(re.search(rf"\b{key}=([\d.]+)", line).group(1))
+
+    return int(num("agent_steps")), num("seconds"), int(num("rollout_steps")), num("rollout_total_s"), line
 
 
 def cpu_flags() -> str:
@@ -109,23 +125,28 @@ def main() -> None:
         return
     print(f"python={platform.python_version()} cpus={os.cpu_count()} {cpu_flags()} load={os.getloadavg()[0]:.2f}",
           flush=True)
-    grand = {"local": [0, 0.0], "ray": [0, 0.0]}
+    grand = {"local": [0, 0.0, 0, 0.0], "ray": [0, 0.0, 0, 0.0]}
     for n in counts:
-        totals = {"local": [0, 0.0], "ray": [0, 0.0]}
+        totals = {"local": [0, 0.0, 0, 0.0], "ray": [0, 0.0, 0, 0.0]}
         sides = [(name, [sys.executable, __file__, "--side", name, "--seconds", str(args.seconds), "--envs", str(n),
                          "--seed", str(args.seed)] + ["--overlap"] * args.overlap
                   + (["--cluster", args.cluster] if args.cluster else [])) for name in ("local", "ray")]
         for r in range(args.rounds):
             for name, cmd in (sides if r % 2 == 0 else sides[::-1]):
-                steps, secs, line = run_side(cmd)
-                print(line, flush=True)
+                measured = run_side(cmd)
+                print(measured[-1], flush=True)
                 for acc in (totals, grand):
-                    acc[name][0] += steps
-                    acc[name][1] += secs
+                    for k in range(4):
+                        acc[name][k] += measured[k]
         rate = {k: v[0] / v[1] for k, v in totals.items()}
+        rollout = {k: v[2] / v[3] if v[3] else float("nan") for k, v in totals.items()}
         print(f"envs={n} local_steps_per_s={rate['local']:.1f} ray_steps_per_s={rate['ray']:.1f} "
-              f"ratio={rate['ray'] / rate['local']:.3f} load={os.getloadavg()[0]:.2f}", flush=True)
+              f"ratio={rate['ray'] / rate['local']:.3f} rollout_ratio={rollout['ray'] / rollout['local']:.3f} "
+              f"load={os.getloadavg()[0]:.2f}", flush=True)
     rate = {k: v[0] / v[1] for k, v in grand.items()}
+    rollout = {k: v[2] / v[3] if v[3] else float("nan") for k, v in grand.items()}
+    print(f"rollout_ratio_ray_vs_local={rollout['ray'] / rollout['local']:.3f} (rollouts only: env steps, "
+          "observations to the driver, inference; the updates, the same learner on both sides, left out)")
     print(f"ratio_ray_vs_local={rate['ray'] / rate['local']:.3f}")
 
 

@@ -150,18 +150,6 @@ class RayVecEnv:
         return (f"env actor {g} (envs {envs[0]}..{envs[-1]}) on node {str(w.get('node_id', '?'))[:8]}, "
                 f"pid {w.get('pid', '?')}")
 
-    def _call(self, g: int, method: str, *args):
-        """Actor g's answer to `method(*args)`; when the actor died: restarted, rebuilt, reset, and None."""
-        ray = import_ray()
-        actor = self.actors[g]
-        try:
-            return ray.get(getattr(actor, method).remote(*args), timeout=self.timeout_s)
-        except ray.exceptions.GetTimeoutError:
-            raise EnvActorLost(f"{self._where(g)} gave no answer within {self.timeout_s:g} s") from None
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
-            self._recover(g, exc)
-            return None
-
     def _recover(self, g: int, cause: Exception) -> None:
         """Wait for Ray to restart actor g (its __init__ rebuilds the envs), then watch and reset it again."""
         ray = import_ray()
