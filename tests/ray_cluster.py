@@ -2,6 +2,7 @@
 its own worker processes) small enough for a 2-core machine."""
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import tempfile
@@ -86,3 +87,26 @@ def busy_workers(node, title: str) -> list[int]:
             if cmd.startswith(title):
                 busy.append(pid)
     return busy
+
+
+def install_and_play(assets, level: str) -> dict:
+    """Runs as a task on a node (this module is importable there, a test module is not): what `Assets.install()`
+    wrote, the ROM stable-retro then finds, and a few steps of the level."""
+    import stable_retro.data as rd
+
+    from workbench.core.levels import Level as Lv
+    from workbench.core.settings import EnvConfig
+    from workbench.engine.envs.retro import make_env
+
+    written = assets.install()
+    again = assets.install()
+    rom = rd.get_romfile_path(Lv.parse(level).game, rd.Integrations.ALL)
+    env = make_env([Lv.parse(level)], EnvConfig(), 0, 0)
+    try:
+        env.reset(seed=0)
+        for _ in range(3):
+            env.step(0)
+    finally:
+        env.close()
+    return {"written": written, "again": again, "rom": rom,
+            "sha1": hashlib.sha1(open(rom, "rb").read()).hexdigest()}

@@ -1,14 +1,15 @@
-"""What a cluster's nodes need reaches them from the driver: a start state saved only on the driver is shipped
-(checked by SHA-1) to each node before its envs start; a file damaged on the way is refused naming the node; a
-node that cannot import the workbench is named, with the fix, before anything runs."""
+"""What a cluster's nodes need reaches them from the driver: a start state saved only on the driver, and a ROM
+a node lacks, are shipped (checked by SHA-1) to the nodes before their envs start; a file damaged on the way is
+refused naming the node; a node that cannot import the project is named, with the fix, before anything runs."""
 from __future__ import annotations
 
 import hashlib
 import shutil
+from pathlib import Path
 
 import pytest
 
-from ray_cluster import ROOT, add_node, node_env, node_homes
+from ray_cluster import ROOT, add_node, install_and_play, node_env, node_homes
 from workbench.catalog.integrations import SHIPPED_INTEGRATIONS, user_integrations_dir
 from workbench.core.levels import Level, LevelSet
 from workbench.core.paths import DEFAULT_PRESET
@@ -73,3 +74,35 @@ def test_a_node_without_the_project_installed_is_named_with_the_fix(ray_cluster,
     assert f"cluster node {node.node_ip_address} ({node.node_id[:8]}) cannot import stable_retro" in message
     assert "No module named 'stable_retro'" in message
     assert "install the project there" in message and "pip install -e ." in message
+
+
+@pytest.mark.slow
+def test_a_node_without_the_rom_gets_it_from_the_driver_before_its_env_starts(ray_cluster, tmp_path):
+    import ray
+    import stable_retro.data as rd
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from workbench.engine.cluster.assets import collect_assets
+
+    src = Path(rd.path()) / "stable" / GAME  # the node's own stable-retro data, with no ROM in it
+    bare = tmp_path / "retro-data" / "stable" / GAME
+    shutil.copytree(src, bare, ignore=lambda _, names: [n for n in names if n.startswith("rom.") and n != "rom.sha"])
+    assert (bare / "rom.sha").is_file() and not list(bare.glob("rom.md"))
+    node = add_node(ray_cluster, cpus=1, env=node_env(RETRO_DATA_PATH=str(tmp_path / "retro-data")))
+    session = None
+    try:
+        ray_cluster.wait_for_nodes()
+        session = connect(ray_cluster.address)  # the node has the project: it passes the probe
+        level = f"{GAME}:Level1"
+        assets = collect_assets([Level.parse(level)])
+        driver_rom = Path(rd.get_romfile_path(GAME, rd.Integrations.ALL))
+        task = ray.remote(num_cpus=1)(install_and_play).options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False))
+        out = ray.get(task.remote(assets, level), timeout=120)
+    finally:
+        if session is not None:
+            session.close()
+        ray_cluster.remove_node(node)
+    assert out["written"] == [f"rom {GAME}:{driver_rom.name}"] and out["again"] == []
+    assert out["rom"] == str(bare / driver_rom.name)  # installed into that node's stable-retro data
+    assert out["sha1"] == hashlib.sha1(driver_rom.read_bytes()).hexdigest()
