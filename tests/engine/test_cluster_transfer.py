@@ -109,3 +109,21 @@ def test_an_address_where_no_cluster_answers_is_refused_in_one_line(joint_run, c
     assert code != 0 and time.monotonic() - start < 15
     assert len(err) == 1 and "127.0.0.1:9" in err[0] and "ray start --head" in err[0]
     assert json.loads((folder / "transfer" / "manifest.json").read_text())  # the earlier table is untouched
+
+
+def test_a_job_that_fails_on_a_node_fails_the_transfer_in_one_line_naming_it(ray_cluster, tmp_path):
+    from workbench.engine.cluster.session import ClusterError, connect
+    from workbench.engine.cluster.transfer_tasks import RayJobRunner
+    from workbench.engine.transfer.jobs import Job
+    from workbench.launcher import build_trainer
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    preset = load_preset(PRESETS_DIR / "airstriker.toml")
+    job = Job(preset, LEVELS[0], 0, 8, str(broken), build_trainer, only="finetune")
+    with connect(ray_cluster.address) as session:
+        with pytest.raises(ClusterError) as caught:
+            list(RayJobRunner(session, max_retries=0).run([job]))
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"transfer job {job.job_id} failed on the cluster: ")
+    assert "broken.pt" in message  # the cause, from the node: the checkpoint it could not load

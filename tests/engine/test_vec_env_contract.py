@@ -248,3 +248,21 @@ def test_seeds_and_auto_reset_hold_with_several_envs_on_each_ray_actor():
                 np.testing.assert_array_equal(obs[i], expected)
     finally:
         venv.close()
+
+
+def test_a_ray_actor_that_cannot_come_back_fails_naming_its_node_and_pid():
+    """Restarts used up (here none allowed): the step fails with the actor, its envs, node and pid named."""
+    import os
+    import signal
+
+    from workbench.engine.cluster.vec import EnvActorLost, RayVecEnv
+
+    venv = RayVecEnv([functools.partial(corridor, 4, 6)] * 2, max_restarts=0)
+    try:
+        venv.reset(seed=0)
+        node, pid = venv.actor_pids()[1]
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(EnvActorLost, match=rf"env actor 1 \(envs 1\.\.1\) on node {node[:8]}, pid {pid} died"):
+            venv.step(np.ones(2, np.int64))
+    finally:
+        venv.close()

@@ -40,7 +40,13 @@ def _task(job: Job, checkpoint_blob: bytes, checkpoint_sha1: str, assets) -> Job
     if assets is not None:
         assets.install()
     path = _materialize(checkpoint_blob, checkpoint_sha1, ".pt")
-    return run_job(dataclasses.replace(job, checkpoint=str(path)))
+    try:
+        return run_job(dataclasses.replace(job, checkpoint=str(path)))
+    except Exception as exc:  # name the driver's file, not the node's copy of it
+        import socket
+
+        text = str(exc).replace(str(path), f"{job.checkpoint} (its copy on node {socket.gethostname()})")
+        raise RuntimeError(f"{type(exc).__name__}: {text}") from None
 
 
 class RayJobRunner:
