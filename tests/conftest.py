@@ -91,10 +91,11 @@ def ray_cluster():
     """A real local Ray cluster of two nodes (a head and one more), 2 CPUs and a small object store each, started
     for the session and torn down after it; `tests/ray_cluster.py` holds the helpers. Its workers import this
     checkout and the tests' helper modules (PYTHONPATH), as a node with the project installed would."""
-    from ray_cluster import start_cluster
+    from ray_cluster import remove_nodes_root, start_cluster
 
     cluster = start_cluster()
     try:
         yield cluster
     finally:
         cluster.shutdown()
+        remove_nodes_root()

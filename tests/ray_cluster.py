@@ -18,13 +18,28 @@ FAST_FAILURE_DETECTION = {"health_check_initial_delay_ms": 0, "health_check_peri
 
 
 _homes = itertools.count()
-_root = Path(tempfile.mkdtemp(prefix="wb-ray-nodes-"))
+_root: Path | None = None
+
+
+def nodes_root() -> Path:
+    """Where the test nodes keep their own folders (made on first use; `remove_nodes_root` at the end)."""
+    global _root
+    if _root is None:
+        _root = Path(tempfile.mkdtemp(prefix="wb-ray-nodes-"))
+    return _root
+
+
+def remove_nodes_root() -> None:
+    import shutil
+
+    if _root is not None:
+        shutil.rmtree(_root, ignore_errors=True)
 
 
 def node_env(**extra: str) -> dict[str, str]:
     """A node's own user-data folder and shipped-file cache (as on another machine: nothing the driver saved
     there), plus `extra`."""
-    home = _root / f"node{next(_homes)}"
+    home = nodes_root() / f"node{next(_homes)}"
     return {"WORKBENCH_HOME": str(home), "WORKBENCH_CLUSTER_CACHE": str(home / "cluster-cache"), **extra}
 
 
@@ -44,7 +59,7 @@ def start_cluster(nodes: int = 2):
 
 
 def node_homes() -> list[Path]:
-    return sorted(_root.glob("node*"))
+    return sorted(nodes_root().glob("node*"))
 
 
 def add_node(cluster, cpus: int = NODE_CPUS, env: dict | None = None, **kwargs):
