@@ -1,6 +1,6 @@
 """A cluster run in the window: started with a Ray cluster's address typed next to the run name, its env workers
-are Ray actors on a real local two-node cluster; it is watched (live frames, curves) and stopped like a local
-run, and the runs list shows the cluster's address and how many workers are up (and restarts, from status.json
+are Ray actors on a real local two-node cluster; it is watched (live frames, curves), paused, resumed and stopped
+like a local run, and the runs list shows the cluster's address and how many workers are up (and restarts, from status.json
 as any cluster run writes it)."""
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_the_runs_list_shows_where_each_run_works(qtbot, open_window, catalog):
     assert panel.where_of("on-this-machine") == "local"
 
 
-def test_a_cluster_run_is_started_watched_and_stopped_from_the_window(qtbot, open_window, tiny_preset, catalog,
+def test_a_cluster_run_is_started_watched_paused_resumed_and_stopped_from_the_window(qtbot, open_window, tiny_preset, catalog,
                                                                       ray_cluster):
     window = open_window(tiny_preset, catalog)
     panel = window.runs_panel
@@ -52,6 +52,10 @@ def test_a_cluster_run_is_started_watched_and_stopped_from_the_window(qtbot, ope
                         and window.curves.point_count() > 0, timeout=WAIT_MS)
         qtbot.waitUntil(lambda: "workers up" in panel.where_of(handle.name), timeout=30_000)
         assert panel.where_of(handle.name) == f"{ray_cluster.address} · 2/2 workers up"
+        qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: handle.state == "paused", timeout=WAIT_MS)
+        qtbot.mouseClick(panel.resume_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: handle.state == "running", timeout=WAIT_MS)
         qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
         qtbot.waitUntil(lambda: handle.state == "stopped", timeout=WAIT_MS)
     finally:
