@@ -377,7 +377,7 @@ def _policy_spec(settings: Settings, obs_space, n_actions: int) -> PolicySpec:
     if settings.run.algorithm == "rl2":
         from workbench.engine.rl2.policy import rl2_spec
 
-        return rl2_spec(obs_space.shape, n_actions, settings.rl2.hidden_size)
+        return rl2_spec(obs_space.shape, n_actions, settings.rl2.hidden_size, settings.rl2.architecture)
     return spec_for(obs_space.shape, obs_space.dtype, n_actions)
 
 

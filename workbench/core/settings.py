@@ -109,7 +109,11 @@ class RL2Config:
     episodes_per_trial: int = 2
     """K: episodes on one sampled level with the recurrent state kept across them."""
     hidden_size: int = 256
-    """GRU hidden units."""
+    """GRU hidden units (of each GRU with architecture = 'separate')."""
+    architecture: Literal["shared", "separate"] = "shared"
+    """'shared': one GRU feeds the policy and the value head; 'separate': a policy GRU and a value GRU over the
+    same inputs (the paper's: Duan et al. 2016 train a separate baseline network), so the value loss cannot
+    disturb the policy's memory (about twice the compute)."""
     bptt_steps: int = 128
     """Truncated back-propagation length (rollout segment)."""
     eval_trials: int = 20
@@ -280,6 +284,8 @@ def validate(settings: Any) -> list[SettingProblem]:
     ppo, rl2 = settings.ppo, settings.rl2
     if not _DEVICE.match(str(ppo.device)):
         bad("ppo", "device", f"ppo.device = {ppo.device!r} must be 'auto', 'cpu' or 'cuda[:N]'")
+    if rl2.architecture not in ("shared", "separate"):
+        bad("rl2", "architecture", f"rl2.architecture = {rl2.architecture!r} must be 'shared' or 'separate'")
     if not settings.transfer.seeds:
         bad("transfer", "seeds", "transfer.seeds is empty; give at least one seed, e.g. [0, 1, 2]")
     elif len(set(settings.transfer.seeds)) != len(settings.transfer.seeds):

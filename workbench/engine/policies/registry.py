@@ -7,14 +7,14 @@ from workbench.engine.policies.feedforward import MLPActorCritic, NatureCNN
 
 
 POLICY_KINDS: dict[str, type[ActorCritic]] = {"cnn": NatureCNN, "mlp": MLPActorCritic}
-"""Policy kind -> class taking a PolicySpec (RL²'s recurrent one is added on first use, by make_policy)."""
+"""Policy kind -> class taking a PolicySpec (RL²'s recurrent ones, 'rl2' and 'rl2-separate', are added on first use, by make_policy)."""
 
 
 def make_policy(spec: PolicySpec) -> ActorCritic:
-    if spec.kind == "rl2" and "rl2" not in POLICY_KINDS:
-        from workbench.engine.rl2.policy import RecurrentActorCritic
+    if spec.kind in ("rl2", "rl2-separate") and spec.kind not in POLICY_KINDS:
+        from workbench.engine.rl2.policy import ARCHITECTURES, RecurrentActorCritic
 
-        POLICY_KINDS["rl2"] = RecurrentActorCritic
+        POLICY_KINDS.update({kind: RecurrentActorCritic for kind in ARCHITECTURES.values()})
     try:
         cls = POLICY_KINDS[spec.kind]
     except KeyError:

@@ -150,7 +150,7 @@ def evaluate_run(run_dir: Path, n_trials: int = 20, *, level_list: str | None = 
     else:
         data = ckpt.load(Path(checkpoint))
     spec = PolicySpec.from_dict(data.get("policy_spec") or {"kind": "?", "obs_shape": [], "n_actions": 0})
-    if spec.kind != "rl2":
+    if spec.kind not in ("rl2", "rl2-separate"):
         raise ValueError(f"{checkpoint} holds a {spec.kind!r} policy, not an RL² one; the within-trial curve needs "
                          "a run trained with run.algorithm = \"rl2\"")
     policy = make_policy(spec)
