@@ -12,10 +12,11 @@ from workbench.engine.rl2.bandit_vec import BanditVecEnv
 from workbench.engine.rl2.trials import bandit_trial_env
 
 
-def test_batched_bandits_report_what_trial_envs_report():
+@pytest.mark.parametrize("time_input", [False, True], ids=["paper", "time-fraction"])
+def test_batched_bandits_report_what_trial_envs_report(time_input):
     k, n, envs = 3, 4, 5
-    batched = BanditVecEnv(envs, k, n, seed=0)
-    looped = InProcessVecEnv([functools.partial(bandit_trial_env, k, n, i) for i in range(envs)])
+    batched = BanditVecEnv(envs, k, n, seed=0, time_input=time_input)
+    looped = InProcessVecEnv([functools.partial(bandit_trial_env, k, n, i, time_input) for i in range(envs)])
     assert batched.observation_space == looped.observation_space
     assert batched.action_space == looped.action_space
     obs_b, obs_l = batched.reset(seed=1), looped.reset(seed=1)
@@ -30,10 +31,10 @@ def test_batched_bandits_report_what_trial_envs_report():
             assert set(info_b) == set(info_l) - {"arm_probs"}
             assert not info_b["trial_start"] and not info_b["episode_start"] and info_b["episode_in_trial"] == 0
         # Same-step auto-reset: the first observation of the next trial, the last one in final_obs.
-        expected_obs = 0.0 if t == n else t / n
+        expected_obs = 0.0 if t == n or not time_input else t / n
         assert np.allclose(out_b[0], expected_obs) and np.allclose(out_l[0], expected_obs)
     for info, reward_total in zip(out_b[4], out_b[1]):
-        assert info["final_obs"][0] == 1.0
+        assert info["final_obs"][0] == (1.0 if time_input else 0.0)
         assert info["episode"]["l"] == info["inner_episode"]["length"] == n
         assert info["episode"]["r"] == info["inner_episode"]["return"]
         assert info["task"] == "bandit-k3-n4" == looped.envs[0].task

@@ -2,10 +2,11 @@
 
 One episode = `n_pulls` pulls of one k-armed bandit; each pull is one step with reward 1 with probability p_i of
 the pulled arm. The arm probabilities p_i ~ U[0, 1] are drawn when a new task starts: on the first reset, and on
-every reset with `options={"new_task": True}` (what `TrialEnv` passes at each trial start). The observation is the
-fraction of the episode's pulls already made (0 before the first): it tells the policy how much time is left to
-exploit what it learned (and its value head how much reward is still to come); everything it can learn about the
-arms comes through its previous action and reward inputs.
+every reset with `options={"new_task": True}` (what `TrialEnv` passes at each trial start). The observation is a
+constant 0, as in the paper: everything the policy learns about the arms, and how far into the trial it is, comes
+through its previous action, reward and done inputs (and its memory). `time_input=True` (an addition, not the
+paper's) makes it the fraction of the episode's pulls already made (0 before the first), which tells the policy how
+much time is left to exploit what it learned and its value head how much reward is still to come.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import numpy as np
 class BernoulliBandit(gym.Env):
     metadata = {"render_modes": []}
 
-    def __init__(self, n_arms: int = 5, n_pulls: int = 10):
+    def __init__(self, n_arms: int = 5, n_pulls: int = 10, time_input: bool = False):
         if n_arms < 2 or n_pulls < 1:
             raise ValueError(f"a bandit needs at least 2 arms and 1 pull (got n_arms={n_arms}, n_pulls={n_pulls})")
         self.n_arms = n_arms
         self.n_pulls = n_pulls
+        self.time_input = time_input
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(n_arms)
         self.arm_probs: np.ndarray | None = None
@@ -50,7 +52,7 @@ class BernoulliBandit(gym.Env):
         return self._observation(), reward, terminated, False, info
 
     def _observation(self) -> np.ndarray:
-        return np.array([self._pulls / self.n_pulls], dtype=np.float32)
+        return np.array([self._pulls / self.n_pulls if self.time_input else 0.0], dtype=np.float32)
 
     def task_name(self) -> str:
         return f"bandit-k{self.n_arms}-n{self.n_pulls}"

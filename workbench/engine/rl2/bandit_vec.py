@@ -1,8 +1,9 @@
 """Many Bernoulli-bandit trials stepped at once in numpy: the trainer's vec-env interface without a Python loop
 over envs (the training and evaluation side of `bench/rl2_bandit.py`).
 
-`BanditVecEnv(n_envs, k, n)` behaves like `InProcessVecEnv` over `n_envs` `bandit_trial_env(k, n)` (one trial =
-one n-pull episode on a freshly drawn bandit): the same observation (the fraction of the trial's pulls made),
+`BanditVecEnv(n_envs, k, n, time_input=...)` behaves like `InProcessVecEnv` over `n_envs`
+`bandit_trial_env(k, n, time_input=...)` (one trial = one n-pull episode on a freshly drawn bandit): the same
+observation (a constant 0 as in the paper, or with `time_input` the fraction of the trial's pulls made),
 rewards, `terminated` after the n-th pull, same-step auto-reset with `infos[i]["final_obs"]`, and the TrialEnv
 info keys (`trial_start`, `episode_start`, `episode_in_trial`, `task`, and at a trial's end `episode` and
 `inner_episode`). All trials start together and last n pulls, so they stay in step: one pull counter serves all.
@@ -17,11 +18,12 @@ import numpy as np
 
 
 class BanditVecEnv:
-    def __init__(self, n_envs: int, n_arms: int, n_pulls: int, seed: int | None = None):
+    def __init__(self, n_envs: int, n_arms: int, n_pulls: int, seed: int | None = None, time_input: bool = False):
         if n_envs < 1 or n_arms < 2 or n_pulls < 1:
             raise ValueError(f"a bandit vec env needs at least 1 env, 2 arms and 1 pull (got n_envs={n_envs}, "
                              f"n_arms={n_arms}, n_pulls={n_pulls})")
         self.num_envs, self.n_arms, self.n_pulls = n_envs, n_arms, n_pulls
+        self.time_input = time_input
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(n_arms)
         self.task = f"bandit-k{n_arms}-n{n_pulls}"
@@ -94,4 +96,4 @@ class BanditVecEnv:
         self._returns[:] = 0.0
 
     def _obs(self) -> np.ndarray:
-        return np.full((self.num_envs, 1), self._pulls / self.n_pulls, dtype=np.float32)
+        return np.full((self.num_envs, 1), self._pulls / self.n_pulls if self.time_input else 0.0, dtype=np.float32)

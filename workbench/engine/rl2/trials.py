@@ -173,14 +173,15 @@ def level_trial_env_thunk(levels: Sequence, env_config, episodes_per_trial: int,
 
 
 class _BanditFactory:
-    def __init__(self, n_arms: int, n_pulls: int):
-        self.n_arms, self.n_pulls = n_arms, n_pulls
+    def __init__(self, n_arms: int, n_pulls: int, time_input: bool = False):
+        self.n_arms, self.n_pulls, self.time_input = n_arms, n_pulls, time_input
 
     def __call__(self, _task) -> gym.Env:
-        return BernoulliBandit(self.n_arms, self.n_pulls)
+        return BernoulliBandit(self.n_arms, self.n_pulls, time_input=self.time_input)
 
 
-def bandit_trial_env(n_arms: int, n_pulls: int, seed: int | None = None) -> TrialEnv:
-    """RL²'s bandit setting: one trial = one episode of `n_pulls` pulls on a freshly drawn k-armed bandit.
+def bandit_trial_env(n_arms: int, n_pulls: int, seed: int | None = None, time_input: bool = False) -> TrialEnv:
+    """RL²'s bandit setting: one trial = one episode of `n_pulls` pulls on a freshly drawn k-armed bandit
+    (`time_input`: observe the fraction of the trial played, an addition to the paper's inputs).
     Picklable, so `functools.partial(bandit_trial_env, k, n, seed)` is a vec env thunk."""
-    return TrialEnv(_BanditFactory(n_arms, n_pulls), [f"bandit-k{n_arms}-n{n_pulls}"], 1, seed=seed)
+    return TrialEnv(_BanditFactory(n_arms, n_pulls, time_input), [f"bandit-k{n_arms}-n{n_pulls}"], 1, seed=seed)
