@@ -33,7 +33,7 @@ def play_reference(n_arms: int, n_pulls: int, trials: int, rule: str, seed: int)
     from workbench.engine.rl2.bandit_vec import BanditVecEnv
 
     rng = np.random.default_rng(seed)
-    env = BanditVecEnv(trials, n_arms, n_pulls)
+    env = BanditVecEnv(trials, n_arms, n_pulls)  # the arms do not depend on the observation
     env.reset(seed=EVAL_SEED)
     wins, losses = np.ones((trials, n_arms)), np.ones((trials, n_arms))
     rows, total = np.arange(trials), np.zeros(trials)
@@ -56,12 +56,24 @@ def main(argv=None) -> int:
                         help="PPO updates per setting (default: bandit_run.TABLE1_BUDGETS for its n)")
     parser.add_argument("--envs", type=int, default=None,
                         help="trials per update (default: bandit_run.TABLE1_BUDGETS for its n)")
+    parser.add_argument("--hidden", type=int, default=None, help="GRU units (default: the budget's)")
+    parser.add_argument("--architecture", choices=["shared", "separate"], default="separate",
+                        help="separate policy and value GRUs (the paper's, default) or one shared GRU")
+    parser.add_argument("--time-input", action="store_true",
+                        help="an addition to the paper: the policy also observes the fraction of the trial played")
     parser.add_argument("--trials", type=int, default=2000, help="held-out trials per score")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--curves", default="rl2_bandit_curves.json",
+                        help="where the learning curves (per update, with validation scores) are written")
     args = parser.parse_args(argv)
     os.environ.setdefault("WORKBENCH_LEARNER_THREADS", "1")  # a small GRU: threads only add overhead
 
+    import json
+
+    import torch
+
+    torch.set_num_threads(1)
     from workbench.engine.rl2.bandit_run import TABLE1_BUDGETS, Budget, train_bandit
     from workbench.launcher import build_trainer
 
@@ -69,29 +81,46 @@ def main(argv=None) -> int:
     for text in args.settings.split(","):
         n, k = text.strip().lstrip("n").split("k")
         settings.append((int(n), int(k)))
-    rows, ratio = [], None
+    rows, ratio, curves = [], None, {}
+    bench_start = time.perf_counter()
     for n, k in settings:
         start = time.perf_counter()
         budget = TABLE1_BUDGETS.get(n, Budget(updates=100))
         updates, envs = args.updates or budget.updates, args.envs or budget.n_envs
+        hidden = args.hidden or budget.hidden_size
+        log = lambda line, n=n, k=k: print(f"n={n} k={k}{line}", file=sys.stderr, flush=True)  # noqa: E731
         result = train_bandit(k, n, updates * envs * n, make_trainer=build_trainer, eval_trials=args.trials,
-                              seed=args.seed, device=args.device, n_envs=envs, n_minibatches=budget.n_minibatches)
+                              seed=args.seed, device=args.device, n_envs=envs, n_minibatches=budget.n_minibatches,
+                              n_epochs=budget.n_epochs, hidden_size=hidden, learning_rate=budget.learning_rate,
+                              architecture=args.architecture, time_input=args.time_input,
+                              valid_every=budget.valid_every, log=log)
         random_total = play_reference(k, n, args.trials, "random", seed=1)
         thompson_total = play_reference(k, n, args.trials, "thompson", seed=2)
         paper = PAPER.get((n, k), (float("nan"),) * 3)
-        rows.append((n, k, result.score, random_total, thompson_total, *paper, result.total_steps,
-                     time.perf_counter() - start))
-        print(f"n={n} k={k}: RL² {result.score:.2f} (random {random_total:.2f}, Thompson {thompson_total:.2f}) after "
-              f"{updates} updates of {envs} trials = {result.total_steps} pulls, {result.train_seconds:.0f} s "
-              "training", file=sys.stderr, flush=True)
+        seconds = time.perf_counter() - start
+        rows.append((n, k, result.best_score, result.score, random_total, thompson_total, *paper,
+                     result.total_steps, seconds))
+        curves[f"n{n}k{k}"] = {"updates": updates, "trials_per_update": envs, "hidden_size": hidden,
+                               "architecture": args.architecture, "time_input": args.time_input,
+                               "best_update": result.best_update, "best": result.best_score, "final": result.score,
+                               "train_seconds": result.train_seconds, "curve": result.curve}
+        print(f"n={n} k={k}: RL² best {result.best_score:.2f} (update {result.best_update}), final "
+              f"{result.score:.2f} (random {random_total:.2f}, Thompson {thompson_total:.2f}) after {updates} updates "
+              f"of {envs} trials = {result.total_steps} pulls, {result.train_seconds:.0f} s training",
+              file=sys.stderr, flush=True)
         if (n, k) == (100, 5):
-            ratio = result.score / random_total
-    print("setting     | RL² ours | random ours | Thompson ours | RL² paper | Gittins paper | random paper | "
-          "pulls trained | seconds")
-    print("--- | --- | --- | --- | --- | --- | --- | --- | ---")
-    for n, k, ours, rnd, ts, p_rl2, p_git, p_rnd, steps, secs in rows:
-        print(f"n={n:<3} k={k:<2} | {ours:8.2f} | {rnd:11.2f} | {ts:13.2f} | {p_rl2:9.1f} | {p_git:13.1f} | "
-              f"{p_rnd:12.1f} | {steps:13d} | {secs:7.0f}")
+            ratio = result.best_score / random_total
+    with open(args.curves, "w") as f:
+        json.dump(curves, f, indent=1)
+    print(f"# {args.architecture} GRUs of {', '.join(str(c['hidden_size']) for c in curves.values())} units, "
+          f"time input {'on (an addition)' if args.time_input else 'off (as in the paper)'}, precision fp32, seed "
+          f"{args.seed}, {time.perf_counter() - bench_start:.0f} s in all; curves in {args.curves}")
+    print("setting     | RL² best | RL² final | random ours | Thompson ours | RL² paper | Gittins paper | "
+          "random paper | pulls trained | seconds")
+    print("--- | --- | --- | --- | --- | --- | --- | --- | --- | ---")
+    for n, k, best, final, rnd, ts, p_rl2, p_git, p_rnd, steps, secs in rows:
+        print(f"n={n:<3} k={k:<2} | {best:8.2f} | {final:9.2f} | {rnd:11.2f} | {ts:13.2f} | {p_rl2:9.1f} | "
+              f"{p_git:13.1f} | {p_rnd:12.1f} | {steps:13d} | {secs:7.0f}")
     if ratio is None:
         print("rl2_over_random_n100_k5=nan")
     else:

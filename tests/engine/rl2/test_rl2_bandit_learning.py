@@ -29,3 +29,17 @@ def _hooks(updates):
     from workbench.engine.hooks import Hooks
 
     return Hooks(on_update=[lambda record: updates.append(record.metrics)])
+
+
+def test_the_learning_curve_is_kept_and_the_best_checkpoint_is_scored(monkeypatch):
+    """Seconds: every update is on the curve; the best checkpoint is the one with the highest validation score and
+    is scored on the held-out bandits beside the final weights."""
+    monkeypatch.setenv("WORKBENCH_LEARNER_THREADS", "1")
+    result = train_bandit(3, 5, 6 * 8 * 5, make_trainer=build_trainer, eval_trials=200, n_envs=8, hidden_size=8,
+                          architecture="separate", valid_every=2, valid_trials=100, seed=0)
+    assert [p["update"] for p in result.curve] == [1, 2, 3, 4, 5, 6]
+    assert all(0 <= p["train_return"] <= 5 for p in result.curve)
+    validated = {p["update"]: p["valid_return"] for p in result.curve if "valid_return" in p}
+    assert sorted(validated) == [2, 4, 6]
+    assert validated[result.best_update] == max(validated.values())
+    assert 0 < result.best_score < 5 and 0 < result.score < 5 and result.n_trials == 200

@@ -7,7 +7,8 @@ total reward of a trial on new bandits (Duan et al. 2016, Table 1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 
 from workbench.core.settings import PPOConfig, RL2Config, RunConfig, Settings
 from workbench.engine.rl2.bandit_vec import BanditVecEnv
@@ -19,17 +20,22 @@ EVAL_SEED = 10**6
 
 @dataclass(frozen=True)
 class Budget:
-    """How long to train one bandit setting: `updates` PPO updates of `n_envs` trials in `n_minibatches`."""
+    """How long to train one bandit setting: `updates` PPO updates of `n_envs` trials in `n_minibatches`, each
+    rollout used for `n_epochs`, a GRU of `hidden_size` units (per GRU), the policy scored on validation bandits
+    every `valid_every` updates (0: never) to pick the best checkpoint."""
 
     updates: int
     n_envs: int = 64
     n_minibatches: int = 2
+    n_epochs: int = 4
+    hidden_size: int = 32
+    learning_rate: float = 1e-2
+    valid_every: int = 0
 
 
 TABLE1_BUDGETS = {10: Budget(updates=300, n_envs=256, n_minibatches=4), 100: Budget(updates=250)}
-"""The budget `bench/rl2_bandit.py` trains each trial length n with (about 1 and 4 minutes on one core).
-Short trials are cheap to update on, so more trials per update buy a less noisy gradient (64 trials x 150
-updates: 5.77 and 6.21 at n=10 k=5, 256 x 150: 6.46 and 6.42); at n=100, 64 trials x 250 updates."""
+"""The budget `bench/rl2_bandit.py` trains each trial length n with (see the README's RL² section for what it
+measured and how long it took)."""
 
 
 @dataclass
@@ -38,16 +44,64 @@ class BanditResult:
     n_pulls: int
     total_steps: int
     score: float
-    """Mean total reward per trial (n pulls) of the trained policy on fresh bandits."""
+    """Mean total reward per trial (n pulls) of the final policy on the held-out bandits (seed EVAL_SEED)."""
     score_std: float
-    """Standard deviation of a trial's total."""
+    """Standard deviation of a trial's total (final policy)."""
     n_trials: int
     train_seconds: float
+    best_score: float = float("nan")
+    """The same score for the best checkpoint: the weights whose validation score (on other bandits, seed
+    VALID_SEED, so the held-out ones never pick it) was highest during training; nan without validation."""
+    best_update: int = 0
+    """The update the best checkpoint was taken after."""
+    curve: list[dict] = field(default_factory=list)
+    """The learning curve: per update {update, global_step, train_return (mean trial total of the rollout)}, and
+    `valid_return` on validation updates."""
+
+
+VALID_SEED = 10**6 + 1
+"""Seed of the validation bandits that pick the best checkpoint (never the held-out EVAL_SEED ones)."""
+
+
+class _Tracker:
+    """Trainer hook: the learning curve, and every `every` updates a validation score with the best weights kept."""
+
+    def __init__(self, n_arms: int, n_pulls: int, every: int, trials: int, time_input: bool, log=None):
+        self.n_arms, self.n_pulls, self.every, self.trials, self.time_input = n_arms, n_pulls, every, trials, time_input
+        self.policy = None
+        self.device = "cpu"
+        self.log = log
+        self.curve: list[dict] = []
+        self.best_score, self.best_update, self.best_state = -float("inf"), 0, None
+
+    def validate(self) -> float:
+        from workbench.engine.rl2.evaluate import evaluate_within_trial
+
+        training = self.policy.training
+        self.policy.eval()
+        curve = evaluate_within_trial(self.policy, BanditVecEnv(self.trials, self.n_arms, self.n_pulls,
+                                                                time_input=self.time_input),
+                                      self.trials, seed=VALID_SEED, device=self.device)
+        self.policy.train(training)
+        return curve.overall.trial_return_mean
+
+    def on_update(self, record) -> None:
+        point = {"update": record.update, "global_step": record.global_step,
+                 "train_return": record.metrics.get("mean_return", float("nan"))}
+        if self.every and self.policy is not None and record.update % self.every == 0:
+            point["valid_return"] = score = self.validate()
+            if score > self.best_score:
+                self.best_score, self.best_update = score, record.update
+                self.best_state = copy.deepcopy(self.policy.state_dict())
+            if self.log is not None:
+                self.log(f"  update {record.update}: train {point['train_return']:.2f}, valid {score:.2f} "
+                         f"(best {self.best_score:.2f} at update {self.best_update})")
+        self.curve.append(point)
 
 
 def bandit_settings(n_arms: int, n_pulls: int, total_steps: int, *, n_envs: int = 64, hidden_size: int = 32,
                     learning_rate: float = 1e-2, bptt_steps: int | None = None, seed: int = 0, device: str = "cpu",
-                    **ppo):
+                    architecture: str = "shared", **ppo):
     """PPO settings that learn the bandit task (single runs of n=100 k=5 measured with `bench/rl2_bandit.py`'s
     code; `ppo` overrides any other PPOConfig field):
 
@@ -65,30 +119,47 @@ def bandit_settings(n_arms: int, n_pulls: int, total_steps: int, *, n_envs: int 
     base.update(ppo)
     return Settings(
         ppo=PPOConfig(**base),
-        rl2=RL2Config(episodes_per_trial=1, hidden_size=hidden_size, bptt_steps=bptt_steps or n_pulls),
+        rl2=RL2Config(episodes_per_trial=1, hidden_size=hidden_size, bptt_steps=bptt_steps or n_pulls,
+                      architecture=architecture),
         run=RunConfig(algorithm="rl2", seed=seed, record_episodes=False))
 
 
 def train_bandit(n_arms: int, n_pulls: int, total_steps: int, *, make_trainer, eval_trials: int = 1000,
                  n_envs: int = 64, hidden_size: int = 32, learning_rate: float = 1e-2, bptt_steps: int | None = None,
-                 seed: int = 0, device: str = "cpu", hooks=None, **ppo) -> BanditResult:
+                 seed: int = 0, device: str = "cpu", hooks=None, architecture: str = "shared",
+                 time_input: bool = False, valid_every: int = 0, valid_trials: int = 1000, log=None,
+                 **ppo) -> BanditResult:
     """Train for `total_steps` pulls with the trainer `make_trainer` (`launcher.build_trainer`) builds around a
     `BanditVecEnv` (all trials stepped in this process: a pull costs microseconds, a worker process round trip
-    would dominate), then score on `eval_trials` fresh bandits."""
+    would dominate), then score the final weights on `eval_trials` held-out bandits. With `valid_every` > 0 the
+    policy is also scored every that many updates on `valid_trials` validation bandits and the best weights are
+    scored on the held-out bandits too (`best_score`); `log(line)` gets a progress line at each validation."""
     import time
 
+    from workbench.engine.hooks import Hooks
     from workbench.engine.rl2.evaluate import evaluate_within_trial
 
     settings = bandit_settings(n_arms, n_pulls, total_steps, n_envs=n_envs, hidden_size=hidden_size,
-                               learning_rate=learning_rate, bptt_steps=bptt_steps, seed=seed, device=device, **ppo)
+                               learning_rate=learning_rate, bptt_steps=bptt_steps, seed=seed, device=device,
+                               architecture=architecture, **ppo)
+    tracker = _Tracker(n_arms, n_pulls, valid_every, valid_trials, time_input, log)
     start = time.perf_counter()
-    trainer = make_trainer(settings, vec_env=BanditVecEnv(n_envs, n_arms, n_pulls, seed=seed), hooks=hooks,
-                           device=device)
+    trainer = make_trainer(settings, vec_env=BanditVecEnv(n_envs, n_arms, n_pulls, seed=seed, time_input=time_input),
+                           hooks=Hooks(on_update=[tracker.on_update]).extend(hooks), device=device)
+    tracker.policy, tracker.device = trainer.policy, trainer.compute.device
     trainer.run()
     train_seconds = time.perf_counter() - start
     policy = trainer.policy.eval()
-    curve = evaluate_within_trial(policy, BanditVecEnv(eval_trials, n_arms, n_pulls), eval_trials,
-                                  seed=EVAL_SEED, device=trainer.compute.device)
-    return BanditResult(n_arms, n_pulls, trainer.global_step, curve.overall.trial_return_mean,
-                        curve.overall.std[0], curve.overall.n_trials, train_seconds)
 
+    def score(weights=None):
+        if weights is not None:
+            policy.load_state_dict(weights)
+        return evaluate_within_trial(policy, BanditVecEnv(eval_trials, n_arms, n_pulls, time_input=time_input),
+                                     eval_trials, seed=EVAL_SEED, device=trainer.compute.device).overall
+
+    final = score()
+    result = BanditResult(n_arms, n_pulls, trainer.global_step, final.trial_return_mean, final.std[0],
+                          final.n_trials, train_seconds, curve=tracker.curve)
+    if tracker.best_state is not None:
+        result.best_score, result.best_update = score(tracker.best_state).trial_return_mean, tracker.best_update
+    return result
