@@ -32,6 +32,10 @@ def print_curve(curve, stream=sys.stdout) -> None:
                  f"levels, step {curve.global_step})\n--- | --- | ---\n")
     for i, (mean, std) in enumerate(zip(curve.mean, curve.std), start=1):
         stream.write(f"{i} | {mean:.2f} | {std:.2f}\n")
+    gain = curve.overall.second_minus_first
+    if gain is not None:
+        stream.write(f"episode 2 - episode 1: {gain['mean']:+.2f} ({gain['confidence']:.0%} interval "
+                     f"[{gain['ci_low']:+.2f}, {gain['ci_high']:+.2f}])\n")
 
 
 @contextlib.contextmanager

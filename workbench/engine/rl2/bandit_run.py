@@ -33,7 +33,9 @@ class Budget:
     valid_every: int = 0
 
 
-TABLE1_BUDGETS = {10: Budget(updates=300, n_envs=256, n_minibatches=4), 100: Budget(updates=250)}
+TABLE1_BUDGETS = {
+    10: Budget(updates=300, n_envs=1024, n_minibatches=2, hidden_size=64, learning_rate=3e-3, valid_every=25),
+    100: Budget(updates=500, n_envs=256, n_minibatches=1, hidden_size=64, learning_rate=1e-2, valid_every=10)}
 """The budget `bench/rl2_bandit.py` trains each trial length n with (see the README's RL² section for what it
 measured and how long it took)."""
 
@@ -106,8 +108,9 @@ def bandit_settings(n_arms: int, n_pulls: int, total_steps: int, *, n_envs: int 
     code; `ppo` overrides any other PPOConfig field):
 
     - one rollout = one trial per env, back-propagation through the whole trial (segments of 10 learned less);
-    - vf_coef 0.02: the GRU is shared by the policy and value heads, and at n = 100 the value errors (returns
-      up to ~50) swamp the policy gradient in Adam's step sizes (vf_coef 0.5: no learning at all);
+    - vf_coef 0.02 with architecture 'shared': the GRU is shared by the policy and value heads, and at n = 100
+      the value errors (returns up to ~50) swamp the policy gradient in Adam's step sizes (vf_coef 0.5: no
+      learning at all); with 'separate' GRUs no value gradient reaches the policy and vf_coef is the usual 0.5;
     - gae_lambda 0.3: advantages close to the one-step TD error, whose noise is one pull's (0.6: no learning);
     - many small updates beat few big ones (256 trials x 50 updates failed where 64 x 150 learned), with the
       learning rate annealed to zero so the end of training settles on a strategy;
@@ -115,7 +118,7 @@ def bandit_settings(n_arms: int, n_pulls: int, total_steps: int, *, n_envs: int 
       without it a seed gives the same result on every run (one n=10 comparison: 5.97 with, 6.06 without)."""
     base = dict(n_envs=n_envs, n_steps=n_pulls, n_minibatches=2, n_epochs=4, learning_rate=learning_rate,
                 anneal_lr=True, gamma=0.99, gae_lambda=0.3, clip_range=0.2, clip_value=False, ent_coef=0.01,
-                vf_coef=0.02, total_steps=total_steps, device=device, precision="fp32", overlap=False)
+                vf_coef=0.02 if architecture == "shared" else 0.5, total_steps=total_steps, device=device, precision="fp32", overlap=False)
     base.update(ppo)
     return Settings(
         ppo=PPOConfig(**base),

@@ -1,7 +1,8 @@
 """Within-trial evaluation: does the agent get better from episode 1 to episode K of a trial?
 
 Plays many trials of a recurrent policy on trial envs (usually built from the test levels) and reports the mean
-and standard deviation of the return of episode 1..K, overall and per task. The result is a plain JSON file
+and standard deviation of the return of episode 1..K, overall and per task, and the paired difference of
+episode 2 and episode 1 with a 95% bootstrap interval (`second_minus_first`). The result is a plain JSON file
 (`rl2_eval.json` in the run directory) the GUI plots as a curve over the episode index.
 """
 from __future__ import annotations
@@ -33,6 +34,11 @@ class EpisodeIndexStats:
     n_trials: int
     trial_return_mean: float
     """Mean total return of a whole trial (the RL² score)."""
+    second_minus_first: dict | None = None
+    """Does the agent learn inside a trial? The return of episode 2 minus that of episode 1, paired per trial:
+    {"mean", "ci_low", "ci_high", "confidence"} with a percentile bootstrap interval (scipy.stats.bootstrap) over
+    the trials; None with fewer than 2 episodes per trial. An interval above 0 says episode 2 scores reliably
+    higher."""
 
 
 @dataclass
@@ -59,10 +65,36 @@ class WithinTrialCurve:
         return self.overall.std
 
 
+GAIN_CONFIDENCE = 0.95
+"""Confidence level of the episode-2-minus-episode-1 interval."""
+
+
+def second_minus_first(trials: np.ndarray, *, seed: int = 0) -> dict | None:
+    """Mean of episode 2's return minus episode 1's over the trials (rows of `trials`, (n_trials, K)) with its
+    percentile bootstrap interval; None when K < 2. One trial: no interval (nan ends); identical differences:
+    the interval is that number."""
+    if trials.ndim != 2 or trials.shape[1] < 2:
+        return None
+    diff = trials[:, 1] - trials[:, 0]
+    mean = float(diff.mean())
+    if len(diff) < 2:
+        low = high = float("nan")
+    elif np.ptp(diff) == 0:
+        low = high = mean
+    else:
+        from scipy.stats import bootstrap
+
+        res = bootstrap((diff,), np.mean, n_resamples=9999, confidence_level=GAIN_CONFIDENCE, method="percentile",
+                        vectorized=True, rng=np.random.default_rng(seed))
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return {"mean": mean, "ci_low": low, "ci_high": high, "confidence": GAIN_CONFIDENCE}
+
+
 def stats_of(trials: np.ndarray) -> EpisodeIndexStats:
-    """`trials` (n_trials, K) returns -> per-index mean and std."""
+    """`trials` (n_trials, K) returns -> per-index mean and std, and episode 2 minus episode 1."""
     return EpisodeIndexStats(mean=[float(x) for x in trials.mean(axis=0)], std=[float(x) for x in trials.std(axis=0)],
-                             n_trials=int(trials.shape[0]), trial_return_mean=float(trials.sum(axis=1).mean()))
+                             n_trials=int(trials.shape[0]), trial_return_mean=float(trials.sum(axis=1).mean()),
+                             second_minus_first=second_minus_first(trials))
 
 
 def evaluate_within_trial(policy: ActorCritic, vec_env, n_trials: int, *, greedy: bool = False, seed: int = 0,
