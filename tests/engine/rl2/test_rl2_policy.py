@@ -132,3 +132,15 @@ def test_a_checkpoint_from_before_the_split_loads():
     fresh = make_policy(rl2_spec((1,), N_ACTIONS, hidden_size=8))
     fresh.load_state_dict(old)
     assert torch.equal(fresh.core.cell.weight_ih, policy.core.cell.weight_ih)
+
+
+def test_the_architecture_setting_is_checked_and_picks_the_policy_kind():
+    from workbench.core.settings import RL2Config, Settings, validate
+
+    problems = validate(Settings(rl2=RL2Config(architecture="twin")))
+    assert [p.message for p in problems if p.key == "architecture"] == [
+        "rl2.architecture = 'twin' must be 'shared' or 'separate'"]
+    assert not validate(Settings(rl2=RL2Config(architecture="separate")))
+    assert rl2_spec((1,), 2, 8, "separate").kind == "rl2-separate" and rl2_spec((1,), 2, 8).kind == "rl2"
+    with pytest.raises(ValueError, match="unknown RL² architecture"):
+        rl2_spec((1,), 2, 8, "twin")
