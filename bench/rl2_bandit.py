@@ -1,17 +1,20 @@
 """RL² on Bernoulli bandits (Duan et al. 2016, Table 1), trained by the workbench's own trainer, beside references
 played on the same held-out bandits: uniformly random pulls and Thompson sampling (a near-Gittins heuristic).
 
-    .venv/bin/python bench/rl2_bandit.py [--settings n10k5,n100k5] [--updates N] [--envs 64] [--seed 0]
+    .venv/bin/python bench/rl2_bandit.py [--settings n10k5,n100k5] [--updates N] [--envs N] [--hidden N]
+        [--architecture separate|shared] [--time-input] [--seed 0] [--curves FILE]
 
 Each setting (n pulls, k arms) trains the engine's `Trainer` (built by `launcher.build_trainer`) with
-run.algorithm = "rl2" (PPO, back-propagation through the GRU over whole trials) on `BanditVecEnv` trials
-(one trial = n pulls of a fresh k-armed bandit, arms p_i ~ U[0,1], all trials of an update stepped in one numpy call), with the settings of
-`bandit_run.bandit_settings` and the budget of `bandit_run.TABLE1_BUDGETS` (n=10: 300 updates of 256 trials,
-n=100: 250 updates of 64 trials; override with --updates/--envs). The score is the mean total reward per trial
-on `--trials` bandits never trained on; random and Thompson sampling play the very same bandits. The paper
-trained far longer (and with TRPO); the default budget takes about ten minutes on one CPU core (the trainer is
-single-threaded here: a 32-unit GRU gains nothing from more). The last line is
-`rl2_over_random_n100_k5=<our RL² total / our random total>`.
+run.algorithm = "rl2" (PPO, back-propagation through the GRUs over whole trials) on `BanditVecEnv` trials (one
+trial = n pulls of a fresh k-armed bandit, arms p_i ~ U[0,1], all trials of an update stepped in one numpy call),
+with the settings of `bandit_run.bandit_settings` and the budget of `bandit_run.TABLE1_BUDGETS` (override with
+--updates/--envs/--hidden). The policy is the paper's: separate policy and value GRUs, and its inputs are only the
+previous arm, reward and done flag (`--time-input` adds the fraction of the trial played, which the paper's agent
+does not have; `--architecture shared` is one GRU for both heads). Every `valid_every` updates the policy is
+scored on validation bandits (their own seed); the best of those checkpoints and the final weights are both scored
+on `--trials` held-out bandits, which random and Thompson sampling play too. fp32 throughout, one thread. The
+learning curves go to `--curves` (JSON). The last line is `rl2_over_random_n100_k5=<RL² best checkpoint's total /
+random's total>` (the final weights' score is in the table beside it).
 """
 from __future__ import annotations
 

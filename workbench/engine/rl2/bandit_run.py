@@ -34,8 +34,8 @@ class Budget:
 
 
 TABLE1_BUDGETS = {
-    10: Budget(updates=300, n_envs=1024, n_minibatches=2, hidden_size=64, learning_rate=3e-3, valid_every=25),
-    100: Budget(updates=500, n_envs=256, n_minibatches=1, hidden_size=64, learning_rate=1e-2, valid_every=10)}
+    10: Budget(updates=300, n_envs=256, n_minibatches=1, hidden_size=64, learning_rate=1e-2, valid_every=25),
+    100: Budget(updates=300, n_envs=256, n_minibatches=1, hidden_size=64, learning_rate=5e-3, valid_every=10)}
 """The budget `bench/rl2_bandit.py` trains each trial length n with (see the README's RL² section for what it
 measured and how long it took)."""
 
