@@ -51,7 +51,7 @@ def _ray(request):
 
 def short_episodes(kind: str, n: int = 2):
     if kind == "bandit":
-        return BanditVecEnv(n, 2, EPISODE, seed=0)
+        return BanditVecEnv(n, 2, EPISODE, seed=0, time_input=True)  # the time fraction tells last from first
     return _of(kind, [functools.partial(corridor, 4, 6)] * n)
 
 
