@@ -4,7 +4,8 @@ this one process tree; the window has the Compare tab in front with every run ti
 (`--no-new-views`: the Curves tab, as before). Agent steps/s comes from the run store (updates' global_step over wall time, startup
 excluded). The window runs Qt's own event loop, as `workbench gui` does (no busy polling loop of ours adds CPU).
 Noise: repeats alternate the order (headless first, then live first, ...) so drifting background load hits both
-sides alike; each repeat gives one ratio and the result is their median.
+sides alike; each repeat gives one ratio and the result is their median. Each repeat also prints the CPU seconds
+the run's own process tree used on each side (does watching make the trainer work more, or only compete?).
 
     .venv/bin/python bench/live_overhead.py [--steps 2048] [--repeats 3] [--no-new-views]
 
@@ -58,10 +59,52 @@ def steps_per_second(run_dir: Path) -> float:
     return (last["global_step"] - first["global_step"]) / (last["wall_time"] - first["wall_time"])
 
 
+RUN_CPU: list[float] = []
+"""The run process tree's CPU seconds of each run, in the order they ran."""
+
+
+class TreeCPU:
+    """CPU seconds used by this process's descendants (the run process and its env workers and learner) while it
+    runs: sampled from /proc every 50 ms, keeping each process's last reading (a process's own time is lost only
+    for its last 50 ms). Watched and headless runs compared by this tell whether watching makes the trainer do
+    more work, or only competes with it for the cores."""
+
+    def __init__(self):
+        import threading
+
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self._stop.wait(0.05):
+            parents: dict[int, list[tuple[int, float]]] = {}
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    parents.setdefault(int(fields[1]), []).append((int(entry), (int(fields[11]) + int(fields[12])) / tick))
+            todo = [os.getpid()]
+            while todo:
+                for pid, cpu in parents.get(todo.pop(), []):
+                    self.seen[pid] = max(self.seen.get(pid, 0.0), cpu)
+                    todo.append(pid)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return sum(self.seen.values())
+
+
 def headless(preset) -> float:
     from workbench.bridge.supervisor import Supervisor
 
     supervisor = Supervisor()
+    cpu = TreeCPU()
     handle = supervisor.start(preset, "headless")
     try:
         handle.process.wait()  # nobody connects: no frames or messages are streamed
@@ -69,6 +112,7 @@ def headless(preset) -> float:
         if handle.process.poll() is None:  # interrupted: never leave a run behind
             handle.kill()
             handle.poll()
+    RUN_CPU.append(cpu.stop())
     return steps_per_second(handle.run_dir)
 
 
@@ -85,6 +129,7 @@ def live(preset, app, new_views: bool = True) -> tuple[float, int, float]:
     window.level_panel.set_level_set(preset.levels)
     window.runs_panel.form.set_values(preset)
     window.preset = preset
+    cpu = TreeCPU()
     handle = window.start_run("live")
     if new_views:
         open_new_views(window)
@@ -114,6 +159,7 @@ def live(preset, app, new_views: bool = True) -> tuple[float, int, float]:
         fps = (drawn[-1][1] - drawn[0][1]) / max(drawn[-1][0] - drawn[0][0], 1e-9) if len(drawn) > 1 else 0.0
         window.close_policy = "stop"
         window.close()
+        RUN_CPU.append(cpu.stop())
     if handle.state != "finished":
         raise SystemExit(f"live run ended {handle.state}: {handle.error}")
     return steps_per_second(handle.run_dir), fps, gui_share
@@ -140,8 +186,10 @@ def main() -> None:
             b, fps, gui = live(preset, app, not args.no_new_views)
             a = headless(preset)
         ratios.append(b / a)
+        cpu_headless, cpu_live = (RUN_CPU[-2], RUN_CPU[-1]) if i % 2 == 0 else (RUN_CPU[-1], RUN_CPU[-2])
         print(f"repeat {i}: headless {a:.1f} steps/s, live {b:.1f} steps/s ({fps:.1f} frames/s drawn), "
-              f"ratio {b / a:.3f}; GUI process CPU {gui:.1%} of one core while live", flush=True)
+              f"ratio {b / a:.3f}; GUI process CPU {gui:.1%} of one core while live; the run's process tree "
+              f"used {cpu_headless:.1f} s CPU headless, {cpu_live:.1f} s live", flush=True)
     print(f"ratios {' '.join(f'{r:.3f}' for r in ratios)}", flush=True)
     print(f"ratio_live_vs_headless={statistics.median(ratios):.3f}")
 
