@@ -26,6 +26,12 @@ def run_heads(h: torch.Tensor, *heads: nn.Module) -> list[torch.Tensor]:
     return [head(h) for head in heads]
 
 
+def _bf16_inference(x: torch.Tensor) -> bool:
+    """Acting (no gradient) on the CPU under bf16 autocast: the case `NatureCNN._features_bf16` serves."""
+    return (x.device.type == "cpu" and not torch.is_grad_enabled() and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") is torch.bfloat16)
+
+
 def _init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
     nn.init.orthogonal_(layer.weight, gain)
     nn.init.constant_(layer.bias, bias)
@@ -79,17 +85,51 @@ class NatureCNN(_FeedForward):
             n_flat = convs(torch.zeros(1, c, h, w)).shape[1]
         self.trunk = nn.Sequential(convs, _init(nn.Linear(n_flat, spec.hidden)), nn.ReLU())
         self.to(memory_format=torch.channels_last)
+        self._bf16_cache: tuple | None = None
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
+        if _bf16_inference(obs):
+            return self._features_bf16(obs)
         # Layout change on the uint8 frames (a quarter of the bytes), one float conversion that keeps it, and
         # the /255 folded into the first convolution's weights: saves two full passes over the float input.
-        x = obs.contiguous(memory_format=torch.channels_last).to(torch.float32)
+        # Under autocast the pixels go straight to its dtype (0..255 are exact in bf16 and fp16), the value the
+        # convolution would cast an fp32 copy to, without writing that copy.
+        device = obs.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else torch.float32
+        x = obs.contiguous(memory_format=torch.channels_last).to(dtype)
         convs, *head = self.trunk
         first, *rest = convs  # iterating, not slicing: a slice of a Sequential builds a new module every call
         h = F.conv2d(x, first.weight * (1.0 / 255.0), first.bias, first.stride)
         for layer in rest + head:
             h = layer(h)
         return h
+
+    def _features_bf16(self, obs: torch.Tensor) -> torch.Tensor:
+        """`features` for acting under CPU bf16 autocast, with the trunk's weights cast once per weight change.
+        Autocast casts every weight to bf16 on every call (its cast cache lasts one autocast context, i.e. one
+        forward): a third of a batch-8 forward. The same casts and kernels, so the same numbers bit for bit
+        (tests/engine/test_policies.py); uint8 pixels are exact in bf16."""
+        layers = self._bf16_weights()
+        with torch.autocast("cpu", enabled=False):
+            h = obs.contiguous(memory_format=torch.channels_last).to(torch.bfloat16)
+            for weight, bias, stride in layers[:-1]:
+                h = F.relu(F.conv2d(h, weight, bias, stride))
+            weight, bias, _ = layers[-1]
+            return F.relu(F.linear(h.flatten(1), weight, bias))
+
+    def _bf16_weights(self) -> list[tuple[torch.Tensor, torch.Tensor, tuple]]:
+        convs, linear, _ = self.trunk
+        layers = [m for m in convs if isinstance(m, nn.Conv2d)] + [linear]
+        # in-place updates (optimizer steps, load_state_dict) bump a tensor's version: that is the cache's key
+        key = tuple((p.data_ptr(), p._version) for m in layers for p in (m.weight, m.bias))
+        cached = self._bf16_cache
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                weights = [layers[0].weight * (1.0 / 255.0)] + [m.weight for m in layers[1:]]
+                cast = [(w.to(torch.bfloat16), m.bias.to(torch.bfloat16), getattr(m, "stride", None))
+                        for w, m in zip(weights, layers)]
+            self._bf16_cache = cached = (key, cast)
+        return cached[1]
 
 
 class MLPActorCritic(_FeedForward):
