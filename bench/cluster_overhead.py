@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from machine import machine_line
 
 HERE = Path(__file__).resolve().parent
 
@@ -100,15 +101,6 @@ def run_side(cmd: list[str]) -> tuple[int, float, int, float, str]:
     return int(num("agent_steps")), num("seconds"), int(num("rollout_steps")), num("rollout_total_s"), line
 
 
-def cpu_flags() -> str:
-    try:
-        flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return "cpu flags unknown"
-    wanted = ["avx2", "avx512f", "avx512_bf16", "amx_bf16"]
-    return "cpu_flags=" + ",".join(f for f in wanted if f in flags)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -123,8 +115,7 @@ def main() -> None:
     if args.side:
         side(args.side, args.seconds, counts[0], args.seed, args.overlap, args.cluster)
         return
-    print(f"python={platform.python_version()} cpus={os.cpu_count()} {cpu_flags()} load={os.getloadavg()[0]:.2f}",
-          flush=True)
+    print(machine_line(), flush=True)
     grand = {"local": [0, 0.0, 0, 0.0], "ray": [0, 0.0, 0, 0.0]}
     for n in counts:
         totals = {"local": [0, 0.0, 0, 0.0], "ray": [0, 0.0, 0, 0.0]}

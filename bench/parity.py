@@ -26,21 +26,15 @@ HERE = Path(__file__).resolve().parent
 
 
 def ours(steps: int, seed: int, overlap: bool = True) -> list[tuple[int, float]]:
+    from throughput import LEVEL, throughput_settings  # the same configuration (bench/ is on sys.path)
+
     from workbench.core.levels import Level
-    from workbench.core.settings import EnvConfig, PPOConfig, Settings
     from workbench.engine.hooks import Hooks
     from workbench.launcher import build_trainer
 
-    settings = Settings()
-    settings.env = EnvConfig(action_set="discrete", frame_skip=4, sticky_prob=0.25, warp_size=84, grayscale=True,
-                             frame_stack=4, reward_scale=1.0, level_sampling="fixed")
-    settings.ppo = PPOConfig(n_envs=8, n_steps=128, n_minibatches=4, n_epochs=4, learning_rate=2.5e-4, gamma=0.99,
-                             gae_lambda=0.95, clip_range=0.1, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5,
-                             overlap=overlap)
-    settings.run.seed = seed
-    settings.run.record_episodes = False
+    settings = throughput_settings(8, seed, overlap)
     episodes: list[tuple[int, float]] = []
-    build_trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
+    build_trainer(settings, [Level.parse(LEVEL)],
                   hooks=Hooks(on_episode=[lambda e: episodes.append((e.global_step, e.episode_return))])).run(steps)
     return episodes
 

@@ -6,7 +6,7 @@ Usage: python bench/throughput.py [--seconds S] [--rounds R] [--envs N] [--sync]
 Our side overlaps rollout and update (`ppo.overlap = true`, as the shipped presets do); `--sync` runs it without.
 Each round runs both sides for S seconds each in fresh processes, in ABBA order (ours first in even rounds, SB3
 first in odd ones); the ratio is of the summed agent steps/s.
-Last line: ratio_vs_sb3=X
+First line: the CPU flags (they decide `precision = "auto"`), cores and load. Last line: ratio_vs_sb3=X
 """
 from __future__ import annotations
 
@@ -19,15 +19,17 @@ import threading
 import time
 from pathlib import Path
 
+from machine import machine_line
+
 HERE = Path(__file__).resolve().parent
 
 
-def ours(seconds: float, n_envs: int, seed: int, overlap: bool = True) -> None:
-    """Run our trainer for `seconds` and print a line like the SB3 reference's."""
-    from workbench.core.levels import Level
+LEVEL = "Airstriker-Genesis-v0:Level1"
+
+
+def throughput_settings(n_envs: int = 8, seed: int = 0, overlap: bool = True):
+    """The configuration both sides train (SB3's in sb3_reference.py); bench/live_throughput.py runs it too."""
     from workbench.core.settings import EnvConfig, PPOConfig, Settings
-    from workbench.engine.hooks import Hooks
-    from workbench.launcher import build_trainer
 
     settings = Settings()
     settings.env = EnvConfig(action_set="discrete", frame_skip=4, sticky_prob=0.25, warp_size=84, grayscale=True,
@@ -37,8 +39,18 @@ def ours(seconds: float, n_envs: int, seed: int, overlap: bool = True) -> None:
                              vf_coef=0.5, max_grad_norm=0.5, overlap=overlap)
     settings.run.seed = seed
     settings.run.record_episodes = False
+    return settings
+
+
+def ours(seconds: float, n_envs: int, seed: int, overlap: bool = True) -> None:
+    """Run our trainer for `seconds` and print a line like the SB3 reference's."""
+    from workbench.core.levels import Level
+    from workbench.engine.hooks import Hooks
+    from workbench.launcher import build_trainer
+
+    settings = throughput_settings(n_envs, seed, overlap)
     returns: list[float] = []
-    trainer = build_trainer(settings, [Level("Airstriker-Genesis-v0", "Level1")],
+    trainer = build_trainer(settings, [Level.parse(LEVEL)],
                             hooks=Hooks(on_episode=[lambda e: returns.append(e.episode_return)]))
     threads = trainer.learner.threads
     info = (f"device={trainer.compute.device} precision={trainer.compute.precision} threads={threads} "
@@ -86,6 +98,7 @@ def main() -> None:
     if args.ours:
         ours(args.seconds, args.envs, args.seed, not args.sync)
         return
+    print(machine_line(), flush=True)
     totals = {"ours": [0, 0.0], "sb3": [0, 0.0]}
     sides = (("ours", [sys.executable, __file__, "--ours", "--seconds", str(args.seconds), "--envs", str(args.envs),
                        "--seed", str(args.seed)] + ["--sync"] * args.sync),

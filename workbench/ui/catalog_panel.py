@@ -275,8 +275,10 @@ class CatalogPanel(QWidget):
         self.tree.setAlternatingRowColors(True)
         header = self.tree.header()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        # Fitted when the rows change (`_fit_columns`), not by ResizeToContents: that mode sizes the columns from
+        # every row's data on each geometry update, ~110k data() calls over one 2048-step live run.
+        header.setSectionResizeMode(1, QHeaderView.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.Interactive)
         header.setStretchLastSection(False)
         layout.addWidget(self.tree, 1)
 
@@ -336,6 +338,11 @@ class CatalogPanel(QWidget):
         self.count.setText(f"{shown} of {len(self.catalog.games())} games · {playable} playable")
         if self.proxy.words and shown <= 20:
             self.tree.expandAll()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        for column in (1, 2):
+            self.tree.resizeColumnToContents(column)
 
     def visible_games(self) -> list[str]:
         return [self.proxy.index(r, 0).data(GAME_ROLE) for r in range(self.proxy.rowCount())]
