@@ -108,7 +108,7 @@ class NatureCNN(_FeedForward):
         """`features` for acting under CPU bf16 autocast, with the trunk's weights cast once per weight change.
         Autocast casts every weight to bf16 on every call (its cast cache lasts one autocast context, i.e. one
         forward): a third of a batch-8 forward. The same casts and kernels, so the same numbers bit for bit
-        (tests/engine/test_policies.py); uint8 pixels are exact in bf16."""
+        (tests/engine/test_precision.py); uint8 pixels are exact in bf16."""
         layers = self._bf16_weights()
         with torch.autocast("cpu", enabled=False):
             h = obs.contiguous(memory_format=torch.channels_last).to(torch.bfloat16)
