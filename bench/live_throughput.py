@@ -1,7 +1,7 @@
 """Throughput with the window watching, against Stable-Baselines3 headless: the configuration of
 bench/throughput.py (Airstriker-Genesis-v0 Level1, 8 envs, n_steps 128, minibatch 256, 4 epochs, overlap on),
 trained by a run process the workbench window started and follows (offscreen unless DISPLAY is set: the game
-frame, action bars, value and curves drawn, the Compare tab and the Transfer view open as in live_overhead.py),
+frame, the action bars with the value, the curves, the Compare tab and the Transfer view open as in live_overhead.py),
 beside SB3's PPO on the same configuration with nothing watching it (sb3_reference.py), in one run.
 
 Our agent steps/s comes from the run store (updates' global_step over wall time, start-up excluded), as in
