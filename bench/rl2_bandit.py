@@ -2,13 +2,14 @@
 played on the same held-out bandits: uniformly random pulls and Thompson sampling (a near-Gittins heuristic).
 
     .venv/bin/python bench/rl2_bandit.py [--settings n10k5,n100k5] [--updates N] [--envs N] [--hidden N]
-        [--architecture separate|shared] [--time-input] [--seed 0] [--curves FILE]
+        [--learning-rate X] [--minibatches N] [--ppo FIELD=VALUE ...] [--architecture separate|shared]
+        [--time-input] [--seed 0] [--curves FILE]
 
 Each setting (n pulls, k arms) trains the engine's `Trainer` (built by `launcher.build_trainer`) with
 run.algorithm = "rl2" (PPO, back-propagation through the GRUs over whole trials) on `BanditVecEnv` trials (one
 trial = n pulls of a fresh k-armed bandit, arms p_i ~ U[0,1], all trials of an update stepped in one numpy call),
 with the settings of `bandit_run.bandit_settings` and the budget of `bandit_run.TABLE1_BUDGETS` (override with
---updates/--envs/--hidden). The policy is the paper's: separate policy and value GRUs, and its inputs are only the
+--updates/--envs/--hidden/--learning-rate/--minibatches; `--ppo gamma=1.0` overrides any other PPOConfig field). The policy is the paper's: separate policy and value GRUs, and its inputs are only the
 previous arm, reward and done flag (`--time-input` adds the fraction of the trial played, which the paper's agent
 does not have; `--architecture shared` is one GRU for both heads). Every `valid_every` updates the policy is
 scored on validation bandits (their own seed); the best of those checkpoints and the final weights are both scored
@@ -52,6 +53,32 @@ def play_reference(n_arms: int, n_pulls: int, trials: int, rule: str, seed: int)
     return float(total.mean())
 
 
+def ppo_override(text: str) -> tuple[str, object]:
+    """`FIELD=VALUE` -> (field, value parsed as that PPOConfig field's type), for `--ppo`."""
+    import dataclasses
+
+    from workbench.core.settings import PPOConfig
+
+    field, sep, value = text.partition("=")
+    own = {"n_envs": "--envs", "n_steps": "the trial length n", "n_minibatches": "--minibatches", "n_epochs": "the budget",
+           "learning_rate": "--learning-rate", "total_steps": "--updates", "device": "--device"}
+    if field in own:
+        raise argparse.ArgumentTypeError(f"--ppo {field}: the bench sets it from {own[field]}")
+    types = {f.name: type(f.default) for f in dataclasses.fields(PPOConfig) if f.name not in own}
+    if not sep or field not in types:
+        raise argparse.ArgumentTypeError(f"--ppo wants FIELD=VALUE with FIELD one of {', '.join(sorted(types))} "
+                                         f"(got {text!r})")
+    kind = types[field]
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false"):
+                raise ValueError(value)
+            return field, value.lower() == "true"
+        return field, kind(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ppo {field} wants a {kind.__name__} (got {value!r})") from None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", default="n10k5,n10k10,n100k5,n100k10")
@@ -60,6 +87,10 @@ def main(argv=None) -> int:
     parser.add_argument("--envs", type=int, default=None,
                         help="trials per update (default: bandit_run.TABLE1_BUDGETS for its n)")
     parser.add_argument("--hidden", type=int, default=None, help="GRU units (default: the budget's)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="Adam's initial step (default: the budget's)")
+    parser.add_argument("--minibatches", type=int, default=None, help="minibatches per epoch (default: the budget's)")
+    parser.add_argument("--ppo", type=ppo_override, action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a PPOConfig field of bandit_run.bandit_settings, e.g. gamma=1.0 (repeatable)")
     parser.add_argument("--architecture", choices=["shared", "separate"], default="separate",
                         help="separate policy and value GRUs (the paper's, default) or one shared GRU")
     parser.add_argument("--time-input", action="store_true",
@@ -91,12 +122,14 @@ def main(argv=None) -> int:
         budget = TABLE1_BUDGETS.get(n, Budget(updates=100))
         updates, envs = args.updates or budget.updates, args.envs or budget.n_envs
         hidden = args.hidden or budget.hidden_size
+        learning_rate = args.learning_rate or budget.learning_rate
+        minibatches = args.minibatches or budget.n_minibatches
         log = lambda line, n=n, k=k: print(f"n={n} k={k}{line}", file=sys.stderr, flush=True)  # noqa: E731
         result = train_bandit(k, n, updates * envs * n, make_trainer=build_trainer, eval_trials=args.trials,
-                              seed=args.seed, device=args.device, n_envs=envs, n_minibatches=budget.n_minibatches,
-                              n_epochs=budget.n_epochs, hidden_size=hidden, learning_rate=budget.learning_rate,
+                              seed=args.seed, device=args.device, n_envs=envs, n_minibatches=minibatches,
+                              n_epochs=budget.n_epochs, hidden_size=hidden, learning_rate=learning_rate,
                               architecture=args.architecture, time_input=args.time_input,
-                              valid_every=budget.valid_every, log=log)
+                              valid_every=budget.valid_every, log=log, **dict(args.ppo))
         random_total = play_reference(k, n, args.trials, "random", seed=1)
         thompson_total = play_reference(k, n, args.trials, "thompson", seed=2)
         paper = PAPER.get((n, k), (float("nan"),) * 3)
@@ -104,6 +137,7 @@ def main(argv=None) -> int:
         rows.append((n, k, result.best_score, result.score, random_total, thompson_total, *paper,
                      result.total_steps, seconds))
         curves[f"n{n}k{k}"] = {"updates": updates, "trials_per_update": envs, "hidden_size": hidden,
+                               "learning_rate": learning_rate, "minibatches": minibatches, "ppo": dict(args.ppo),
                                "architecture": args.architecture, "time_input": args.time_input,
                                "best_update": result.best_update, "best": result.best_score, "final": result.score,
                                "train_seconds": result.train_seconds, "curve": result.curve}
@@ -117,7 +151,8 @@ def main(argv=None) -> int:
         json.dump(curves, f, indent=1)
     print(f"# {args.architecture} GRUs of {', '.join(str(c['hidden_size']) for c in curves.values())} units, "
           f"time input {'on (an addition)' if args.time_input else 'off (as in the paper)'}, precision fp32, seed "
-          f"{args.seed}, {time.perf_counter() - bench_start:.0f} s in all; curves in {args.curves}")
+          f"{args.seed}, PPO overrides {dict(args.ppo) or 'none'}, {time.perf_counter() - bench_start:.0f} s in all; "
+          f"curves in {args.curves}")
     print("setting     | RL² best | RL² final | random ours | Thompson ours | RL² paper | Gittins paper | "
           "random paper | pulls trained | seconds")
     print("--- | --- | --- | --- | --- | --- | --- | --- | --- | ---")
