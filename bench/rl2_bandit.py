@@ -9,9 +9,10 @@ Each setting (n pulls, k arms) trains the engine's `Trainer` (built by `launcher
 run.algorithm = "rl2" (PPO, back-propagation through the GRUs over whole trials) on `BanditVecEnv` trials (one
 trial = n pulls of a fresh k-armed bandit, arms p_i ~ U[0,1], all trials of an update stepped in one numpy call),
 with the settings of `bandit_run.bandit_settings` and the budget of `bandit_run.TABLE1_BUDGETS` (override with
---updates/--envs/--hidden/--learning-rate/--minibatches; `--ppo gamma=1.0` overrides any other PPOConfig field). The policy is the paper's: separate policy and value GRUs, and its inputs are only the
-previous arm, reward and done flag (`--time-input` adds the fraction of the trial played, which the paper's agent
-does not have; `--architecture shared` is one GRU for both heads). Every `valid_every` updates the policy is
+--updates/--envs/--hidden/--learning-rate/--minibatches; `--ppo gamma=1.0` overrides any other PPOConfig field).
+The policy is the paper's: separate policy and value GRUs, and its inputs are only the previous arm, reward and done
+flag (`--time-input` adds the fraction of the trial played, which the paper's agent does not have;
+`--architecture shared` is one GRU for both heads). Every `valid_every` updates the policy is
 scored on validation bandits (their own seed); the best of those checkpoints and the final weights are both scored
 on `--trials` held-out bandits, which random and Thompson sampling play too. fp32 throughout, one thread. The
 learning curves go to `--curves` (JSON). The last line is `rl2_over_random_n100_k5=<RL² best checkpoint's total /
@@ -60,10 +61,11 @@ def ppo_override(text: str) -> tuple[str, object]:
     from workbench.core.settings import PPOConfig
 
     field, sep, value = text.partition("=")
-    own = {"n_envs": "--envs", "n_steps": "the trial length n", "n_minibatches": "--minibatches", "n_epochs": "the budget",
-           "learning_rate": "--learning-rate", "total_steps": "--updates", "device": "--device"}
+    own = {"n_envs": "--envs", "n_steps": "the trial length n", "n_minibatches": "--minibatches",
+           "n_epochs": "the budget", "learning_rate": "--learning-rate", "total_steps": "--updates",
+           "device": "--device", "precision": "fp32 throughout"}
     if field in own:
-        raise argparse.ArgumentTypeError(f"--ppo {field}: the bench sets it from {own[field]}")
+        raise argparse.ArgumentTypeError(f"--ppo {field}: set by the bench ({own[field]})")
     types = {f.name: type(f.default) for f in dataclasses.fields(PPOConfig) if f.name not in own}
     if not sep or field not in types:
         raise argparse.ArgumentTypeError(f"--ppo wants FIELD=VALUE with FIELD one of {', '.join(sorted(types))} "
