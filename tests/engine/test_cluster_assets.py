@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,30 @@ def test_a_node_without_the_project_installed_is_named_with_the_fix(ray_cluster,
     assert f"cluster node {node.node_ip_address} ({node.node_id[:8]}) cannot import stable_retro" in message
     assert "No module named 'stable_retro'" in message
     assert "install the project there" in message and "pip install -e ." in message
+
+
+def test_a_node_that_does_not_answer_the_probe_is_named_alone(ray_cluster, tmp_path, monkeypatch):
+    """A node whose workers hang (here: importing stable-retro never returns) is named, within the probe's time,
+    and the nodes that answered are not."""
+    from workbench.engine.cluster import session
+
+    hang = tmp_path / "site"
+    (hang / "stable_retro").mkdir(parents=True)
+    (hang / "stable_retro" / "__init__.py").write_text("import time\ntime.sleep(600)\n")
+    monkeypatch.setattr(session, "PROBE_TIMEOUT_S", 20.0)
+    node = add_node(ray_cluster, cpus=1, env=node_env(PYTHONPATH=f"{hang}:{ROOT}:{ROOT / 'tests'}"))
+    try:
+        ray_cluster.wait_for_nodes()
+        start = time.monotonic()
+        with pytest.raises(ClusterError) as caught:
+            connect(ray_cluster.address)
+        waited = time.monotonic() - start
+    finally:
+        ray_cluster.remove_node(node, allow_graceful=False)
+    message = str(caught.value)
+    assert waited < 20.0 + 15.0
+    assert message == (f"cluster node {node.node_ip_address} ({node.node_id[:8]}) did not answer a probe task "
+                       "within 20 s: check `ray status` there")
 
 
 @pytest.mark.slow

@@ -162,12 +162,12 @@ def check_nodes_can_run(nodes: list[NodeInfo]) -> None:
     probe = ray.remote(num_cpus=0, max_retries=0)(_probe_function())
     refs = {probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n.node_id, soft=False)).remote(): n
             for n in nodes}
-    try:
-        reports = ray.get(list(refs), timeout=PROBE_TIMEOUT_S)
-    except ray.exceptions.GetTimeoutError:
-        slow = [n.name for n in refs.values()]
-        raise ClusterError(f"cluster nodes {', '.join(slow)} did not answer a probe task within "
-                           f"{PROBE_TIMEOUT_S:g} s: check `ray status` there") from None
+    _, waiting = ray.wait(list(refs), num_returns=len(refs), timeout=PROBE_TIMEOUT_S)
+    if waiting:  # name only the nodes that did not answer: the others are fine
+        slow = [refs[r].name for r in waiting]
+        raise ClusterError(f"cluster node{'s' if len(slow) > 1 else ''} {', '.join(slow)} did not answer a probe "
+                           f"task within {PROBE_TIMEOUT_S:g} s: check `ray status` there")
+    reports = ray.get(list(refs))
     for node, report in zip(refs.values(), reports):
         node.versions = report
         fix = ("install the project there (`pip install -e .` from this checkout, into the Python that runs "
