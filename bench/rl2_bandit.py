@@ -3,7 +3,7 @@ played on the same held-out bandits: uniformly random pulls and Thompson samplin
 
     .venv/bin/python bench/rl2_bandit.py [--settings n10k5,n100k5] [--updates N] [--envs N] [--hidden N]
         [--learning-rate X] [--minibatches N] [--ppo FIELD=VALUE ...] [--architecture separate|shared]
-        [--time-input] [--seed 0] [--curves FILE]
+        [--time-input] [--reward-scale X] [--seed 0] [--curves FILE]
 
 Each setting (n pulls, k arms) trains the engine's `Trainer` (built by `launcher.build_trainer`) with
 run.algorithm = "rl2" (PPO, back-propagation through the GRUs over whole trials) on `BanditVecEnv` trials (one
@@ -12,10 +12,12 @@ with the settings of `bandit_run.bandit_settings` and the budget of `bandit_run.
 --updates/--envs/--hidden/--learning-rate/--minibatches; `--ppo gamma=1.0` overrides any other PPOConfig field).
 The policy is the paper's: separate policy and value GRUs, and its inputs are only the previous arm, reward and done
 flag (`--time-input` adds the fraction of the trial played, which the paper's agent does not have;
-`--architecture shared` is one GRU for both heads). Every `valid_every` updates the policy is
-scored on validation bandits (their own seed); the best of those checkpoints and the final weights are both scored
-on `--trials` held-out bandits, which random and Thompson sampling play too. fp32 throughout, one thread. The
-learning curves go to `--curves` (JSON). The last line is `rl2_over_random_n100_k5=<RL² best checkpoint's total /
+`--architecture shared` is one GRU for both heads; `--reward-scale X` multiplies the rewards PPO learns on, so
+the value targets, as `env.reward_scale` does for games, while the policy still sees the raw 0/1 reward). Every
+`valid_every` updates the policy is scored on validation bandits (their own seed); the best of those checkpoints
+and the final weights are both scored on `--trials` held-out bandits, which random and Thompson sampling play too.
+fp32 throughout, one thread. The learning curves (with the updates' entropy and the value network's explained
+variance) go to `--curves` (JSON). The last line is `rl2_over_random_n100_k5=<RL² best checkpoint's total /
 random's total>` (the final weights' score is in the table beside it).
 """
 from __future__ import annotations
@@ -97,6 +99,8 @@ def main(argv=None) -> int:
                         help="separate policy and value GRUs (the paper's, default) or one shared GRU")
     parser.add_argument("--time-input", action="store_true",
                         help="an addition to the paper: the policy also observes the fraction of the trial played")
+    parser.add_argument("--reward-scale", type=float, default=1.0,
+                        help="multiply the rewards PPO learns on (value targets) by X; the policy's input stays 0/1")
     parser.add_argument("--trials", type=int, default=2000, help="held-out trials per score")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--device", default="cpu")
@@ -131,7 +135,7 @@ def main(argv=None) -> int:
                               seed=args.seed, device=args.device, n_envs=envs, n_minibatches=minibatches,
                               n_epochs=budget.n_epochs, hidden_size=hidden, learning_rate=learning_rate,
                               architecture=args.architecture, time_input=args.time_input,
-                              valid_every=budget.valid_every, log=log, **dict(args.ppo))
+                              reward_scale=args.reward_scale, valid_every=budget.valid_every, log=log, **dict(args.ppo))
         random_total = play_reference(k, n, args.trials, "random", seed=1)
         thompson_total = play_reference(k, n, args.trials, "thompson", seed=2)
         paper = PAPER.get((n, k), (float("nan"),) * 3)
@@ -141,6 +145,7 @@ def main(argv=None) -> int:
         curves[f"n{n}k{k}"] = {"updates": updates, "trials_per_update": envs, "hidden_size": hidden,
                                "learning_rate": learning_rate, "minibatches": minibatches, "ppo": dict(args.ppo),
                                "architecture": args.architecture, "time_input": args.time_input,
+                               "reward_scale": args.reward_scale,
                                "best_update": result.best_update, "best": result.best_score, "final": result.score,
                                "train_seconds": result.train_seconds, "curve": result.curve}
         print(f"n={n} k={k}: RL² best {result.best_score:.2f} (update {result.best_update}), final "
@@ -153,7 +158,8 @@ def main(argv=None) -> int:
         json.dump(curves, f, indent=1)
     print(f"# {args.architecture} GRUs of {', '.join(str(c['hidden_size']) for c in curves.values())} units, "
           f"time input {'on (an addition)' if args.time_input else 'off (as in the paper)'}, precision fp32, seed "
-          f"{args.seed}, PPO overrides {dict(args.ppo) or 'none'}, {time.perf_counter() - bench_start:.0f} s in all; "
+          f"{args.seed}, reward scale {args.reward_scale}, PPO overrides {dict(args.ppo) or 'none'}, "
+          f"{time.perf_counter() - bench_start:.0f} s in all; "
           f"curves in {args.curves}")
     print("setting     | RL² best | RL² final | random ours | Thompson ours | RL² paper | Gittins paper | "
           "random paper | pulls trained | seconds")

@@ -99,7 +99,8 @@ def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
                                separate_process=settings.ppo.overlap, threads=threads,
                                optimizer_state=(resume_from or {}).get("optimizer"), rng_state=rng.get("numpy"))
         labels = resolve_action_set(levels[0].game, settings.env).labels if from_levels else ()
-        scale = float(settings.env.reward_scale) if from_levels else 1.0  # level envs scale their own rewards
+        # level envs (and a vec env with a `reward_scale`, e.g. the bandits) scale their own rewards
+        scale = float(settings.env.reward_scale) if from_levels else float(getattr(vec_env, "reward_scale", 1.0))
         trainer = Trainer(settings, vec_env, policy, learner, compute, hooks=hooks, reward_scale=scale,
                           action_labels=labels, movie_dir=movie_dir)
         if resume_from is not None:

@@ -1,6 +1,8 @@
 """RL² learns to explore and exploit on bandits, trained by the engine's own trainer (CI-sized)."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from workbench.engine.rl2.bandit import oracle_expected_total, random_expected_total
@@ -39,6 +41,8 @@ def test_the_learning_curve_is_kept_and_the_best_checkpoint_is_scored(monkeypatc
                           architecture="separate", valid_every=2, valid_trials=100, seed=0)
     assert [p["update"] for p in result.curve] == [1, 2, 3, 4, 5, 6]
     assert all(0 <= p["train_return"] <= 5 for p in result.curve)
+    # the update's diagnostics ride along: a dead value network (explained variance ~0) shows on the curve
+    assert all(0 < p["entropy"] <= math.log(3) + 1e-6 and p["explained_variance"] <= 1 for p in result.curve)
     validated = {p["update"]: p["valid_return"] for p in result.curve if "valid_return" in p}
     assert sorted(validated) == [2, 4, 6]
     assert validated[result.best_update] == max(validated.values())

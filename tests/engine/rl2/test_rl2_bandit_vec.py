@@ -66,3 +66,35 @@ def test_bad_actions_and_sizes_are_refused_with_the_reason():
         env.step(np.array([0, 3]))
     with pytest.raises(ValueError, match="n_arms=1"):
         BanditVecEnv(2, 1, 4)
+    with pytest.raises(ValueError, match="reward_scale must be > 0"):
+        BanditVecEnv(2, 3, 4, reward_scale=0.0)
+
+
+def test_a_reward_scale_scales_what_ppo_learns_on_and_nothing_the_policy_or_the_records_see(monkeypatch):
+    """The bandit's `reward_scale` works like a level env's: scaled rewards (and value targets) for PPO, the raw 0/1
+    reward as the policy's input and in every record."""
+    from workbench.engine.hooks import Hooks
+    from workbench.engine.rl2.bandit_run import bandit_settings
+    from workbench.launcher import build_trainer
+
+    env = BanditVecEnv(64, 3, 5, seed=0, reward_scale=0.25)
+    env.reset(seed=0)
+    rewards = np.concatenate([env.step(np.zeros(64, np.int64))[1] for _ in range(4)])
+    assert set(rewards.tolist()) == {0.0, 0.25}
+    *_, infos = env.step(np.zeros(64, np.int64))
+    totals = [info["episode"]["r"] for info in infos]
+    assert all(float(t).is_integer() for t in totals) and max(totals) > 1  # pulls won, not scaled
+
+    monkeypatch.setenv("WORKBENCH_LEARNER_THREADS", "1")
+    episodes = []
+    trainer = build_trainer(bandit_settings(3, 5, 2 * 8 * 5, n_envs=8, hidden_size=8, architecture="separate"),
+                            vec_env=BanditVecEnv(8, 3, 5, seed=0, reward_scale=0.25),
+                            hooks=Hooks(on_episode=[episodes.append]), device="cpu")
+    assert trainer.reward_scale == 0.25
+    trainer.run()
+    seen = set()
+    for _ in range(3):  # mid-trial steps: the reward the GRU gets next is the raw one
+        trainer.acting.step()
+        seen |= set(trainer.acting.inputs.prev_reward.tolist())
+    assert seen == {0.0, 1.0}
+    assert all(float(e.episode_return).is_integer() for e in episodes) and len(episodes) == 16

@@ -57,19 +57,24 @@ class BanditResult:
     best_update: int = 0
     """The update the best checkpoint was taken after."""
     curve: list[dict] = field(default_factory=list)
-    """The learning curve: per update {update, global_step, train_return (mean trial total of the rollout)}, and
-    `valid_return` on validation updates."""
+    """The learning curve: per update {update, global_step, train_return (mean trial total of the rollout), the
+    `DIAGNOSTICS` the update reported}, and `valid_return` on validation updates."""
 
 
 VALID_SEED = 10**6 + 1
 """Seed of the validation bandits that pick the best checkpoint (never the held-out EVAL_SEED ones)."""
 
 
+DIAGNOSTICS = ("entropy", "explained_variance", "approx_kl", "clip_fraction", "grad_norm", "value_loss")
+"""Update metrics the learning curve keeps beside the return, to tell a collapsed policy from a poor baseline."""
+
+
 class _Tracker:
     """Trainer hook: the learning curve, and every `every` updates a validation score with the best weights kept."""
 
-    def __init__(self, n_arms: int, n_pulls: int, every: int, trials: int, time_input: bool, log=None):
-        self.n_arms, self.n_pulls, self.every, self.trials, self.time_input = n_arms, n_pulls, every, trials, time_input
+    def __init__(self, n_arms: int, n_pulls: int, every: int, trials: int, env_options: dict, log=None):
+        self.n_arms, self.n_pulls, self.every, self.trials = n_arms, n_pulls, every, trials
+        self.env_options = env_options
         self.policy = None
         self.device = "cpu"
         self.log = log
@@ -82,14 +87,16 @@ class _Tracker:
         training = self.policy.training
         self.policy.eval()
         curve = evaluate_within_trial(self.policy, BanditVecEnv(self.trials, self.n_arms, self.n_pulls,
-                                                                time_input=self.time_input),
-                                      self.trials, seed=VALID_SEED, device=self.device)
+                                                                **self.env_options),
+                                      self.trials, seed=VALID_SEED, device=self.device,
+                                      reward_scale=self.env_options["reward_scale"])
         self.policy.train(training)
         return curve.overall.trial_return_mean
 
     def on_update(self, record) -> None:
         point = {"update": record.update, "global_step": record.global_step,
                  "train_return": record.metrics.get("mean_return", float("nan"))}
+        point.update({k: record.metrics[k] for k in DIAGNOSTICS if k in record.metrics})
         if self.every and self.policy is not None and record.update % self.every == 0:
             point["valid_return"] = score = self.validate()
             if score > self.best_score:
@@ -97,7 +104,9 @@ class _Tracker:
                 self.best_state = copy.deepcopy(self.policy.state_dict())
             if self.log is not None:
                 self.log(f"  update {record.update}: train {point['train_return']:.2f}, valid {score:.2f} "
-                         f"(best {self.best_score:.2f} at update {self.best_update})")
+                         f"(best {self.best_score:.2f} at update {self.best_update}), entropy "
+                         f"{point.get('entropy', float('nan')):.3f}, explained variance "
+                         f"{point.get('explained_variance', float('nan')):.2f}")
         self.curve.append(point)
 
 
@@ -130,13 +139,14 @@ def bandit_settings(n_arms: int, n_pulls: int, total_steps: int, *, n_envs: int 
 def train_bandit(n_arms: int, n_pulls: int, total_steps: int, *, make_trainer, eval_trials: int = 1000,
                  n_envs: int = 64, hidden_size: int = 32, learning_rate: float = 1e-2, bptt_steps: int | None = None,
                  seed: int = 0, device: str = "cpu", hooks=None, architecture: str = "shared",
-                 time_input: bool = False, valid_every: int = 0, valid_trials: int = 1000, log=None,
-                 **ppo) -> BanditResult:
+                 time_input: bool = False, reward_scale: float = 1.0, valid_every: int = 0, valid_trials: int = 1000,
+                 log=None, **ppo) -> BanditResult:
     """Train for `total_steps` pulls with the trainer `make_trainer` (`launcher.build_trainer`) builds around a
     `BanditVecEnv` (all trials stepped in this process: a pull costs microseconds, a worker process round trip
     would dominate), then score the final weights on `eval_trials` held-out bandits. With `valid_every` > 0 the
     policy is also scored every that many updates on `valid_trials` validation bandits and the best weights are
-    scored on the held-out bandits too (`best_score`); `log(line)` gets a progress line at each validation."""
+    scored on the held-out bandits too (`best_score`); `log(line)` gets a progress line at each validation.
+    `reward_scale` scales the rewards PPO learns on (the value targets), not the policy's reward input."""
     import time
 
     from workbench.engine.hooks import Hooks
@@ -145,9 +155,10 @@ def train_bandit(n_arms: int, n_pulls: int, total_steps: int, *, make_trainer, e
     settings = bandit_settings(n_arms, n_pulls, total_steps, n_envs=n_envs, hidden_size=hidden_size,
                                learning_rate=learning_rate, bptt_steps=bptt_steps, seed=seed, device=device,
                                architecture=architecture, **ppo)
-    tracker = _Tracker(n_arms, n_pulls, valid_every, valid_trials, time_input, log)
+    env_options = dict(time_input=time_input, reward_scale=reward_scale)  # every bandit env here, alike
+    tracker = _Tracker(n_arms, n_pulls, valid_every, valid_trials, env_options, log)
     start = time.perf_counter()
-    trainer = make_trainer(settings, vec_env=BanditVecEnv(n_envs, n_arms, n_pulls, seed=seed, time_input=time_input),
+    trainer = make_trainer(settings, vec_env=BanditVecEnv(n_envs, n_arms, n_pulls, seed=seed, **env_options),
                            hooks=Hooks(on_update=[tracker.on_update]).extend(hooks), device=device)
     tracker.policy, tracker.device = trainer.policy, trainer.compute.device
     trainer.run()
@@ -157,8 +168,8 @@ def train_bandit(n_arms: int, n_pulls: int, total_steps: int, *, make_trainer, e
     def score(weights=None):
         if weights is not None:
             policy.load_state_dict(weights)
-        return evaluate_within_trial(policy, BanditVecEnv(eval_trials, n_arms, n_pulls, time_input=time_input),
-                                     eval_trials, seed=EVAL_SEED, device=trainer.compute.device).overall
+        return evaluate_within_trial(policy, BanditVecEnv(eval_trials, n_arms, n_pulls, **env_options), eval_trials,
+                                     seed=EVAL_SEED, device=trainer.compute.device, reward_scale=reward_scale).overall
 
     final = score()
     result = BanditResult(n_arms, n_pulls, trainer.global_step, final.trial_return_mean, final.std[0],

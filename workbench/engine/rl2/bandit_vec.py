@@ -4,7 +4,9 @@ over envs (the training and evaluation side of `bench/rl2_bandit.py`).
 `BanditVecEnv(n_envs, k, n, time_input=...)` behaves like `InProcessVecEnv` over `n_envs`
 `bandit_trial_env(k, n, time_input=...)` (one trial = one n-pull episode on a freshly drawn bandit): the same
 observation (a constant 0 as in the paper, or with `time_input` the fraction of the trial's pulls made),
-rewards, `terminated` after the n-th pull, same-step auto-reset with `infos[i]["final_obs"]`, and the TrialEnv
+rewards (times `reward_scale`, as a level env scales its own: the trainer learns on the scaled reward and
+divides it out of `prev_reward` and its records when the vec env is given to `launcher.build_trainer`),
+`terminated` after the n-th pull, same-step auto-reset with `infos[i]["final_obs"]`, and the TrialEnv
 info keys (`trial_start`, `episode_start`, `episode_in_trial`, `task`, and at a trial's end `episode` and
 `inner_episode`). All trials start together and last n pulls, so they stay in step: one pull counter serves all.
 A pull costs well under a microsecond per trial, so thousands of trials per PPO update are affordable. It has the
@@ -18,12 +20,15 @@ import numpy as np
 
 
 class BanditVecEnv:
-    def __init__(self, n_envs: int, n_arms: int, n_pulls: int, seed: int | None = None, time_input: bool = False):
+    def __init__(self, n_envs: int, n_arms: int, n_pulls: int, seed: int | None = None, time_input: bool = False,
+                 reward_scale: float = 1.0):
         if n_envs < 1 or n_arms < 2 or n_pulls < 1:
             raise ValueError(f"a bandit vec env needs at least 1 env, 2 arms and 1 pull (got n_envs={n_envs}, "
                              f"n_arms={n_arms}, n_pulls={n_pulls})")
         self.num_envs, self.n_arms, self.n_pulls = n_envs, n_arms, n_pulls
-        self.time_input = time_input
+        if not reward_scale > 0:
+            raise ValueError(f"a bandit's reward_scale must be > 0 (got {reward_scale})")
+        self.time_input, self.reward_scale = time_input, float(reward_scale)
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(n_arms)
         self.task = f"bandit-k{n_arms}-n{n_pulls}"
@@ -50,10 +55,10 @@ class BanditVecEnv:
         if self._actions.shape != (self.num_envs,) or not ((0 <= self._actions) & (self._actions < self.n_arms)).all():
             raise ValueError(f"expected {self.num_envs} arm indices in [0, {self.n_arms}), got {self._actions!r}")
         paid = self._rng.random(self.num_envs) < self.arm_probs[self._rows, self._actions]
-        rewards = paid.astype(np.float32)
         self._actions = None
         self._pulls += 1
-        self._returns += rewards
+        self._returns += paid  # episode totals stay in pulls won, as level envs report raw returns
+        rewards = paid.astype(np.float32) * np.float32(self.reward_scale)
         n = self.num_envs
         if self._pulls < self.n_pulls:
             return self._obs(), rewards, np.zeros(n, bool), np.zeros(n, bool), [self._step_info] * n
