@@ -47,3 +47,4 @@ def test_the_learning_curve_is_kept_and_the_best_checkpoint_is_scored(monkeypatc
     assert sorted(validated) == [2, 4, 6]
     assert validated[result.best_update] == max(validated.values())
     assert 0 < result.best_score < 5 and 0 < result.score < 5 and result.n_trials == 200
+    assert 0 < result.best_greedy_score < 5 and result.best_greedy_score != result.best_score  # argmax, not samples

@@ -56,6 +56,9 @@ class BanditResult:
     VALID_SEED, so the held-out ones never pick it) was highest during training; nan without validation."""
     best_update: int = 0
     """The update the best checkpoint was taken after."""
+    best_greedy_score: float = float("nan")
+    """The best checkpoint's score when it pulls its most likely arm instead of sampling (not the paper's way:
+    what the policy's leftover randomness costs); nan without validation."""
     curve: list[dict] = field(default_factory=list)
     """The learning curve: per update {update, global_step, train_return (mean trial total of the rollout), the
     `DIAGNOSTICS` the update reported}, and `valid_return` on validation updates."""
@@ -165,15 +168,17 @@ def train_bandit(n_arms: int, n_pulls: int, total_steps: int, *, make_trainer, e
     train_seconds = time.perf_counter() - start
     policy = trainer.policy.eval()
 
-    def score(weights=None):
+    def score(weights=None, greedy=False):
         if weights is not None:
             policy.load_state_dict(weights)
         return evaluate_within_trial(policy, BanditVecEnv(eval_trials, n_arms, n_pulls, **env_options), eval_trials,
-                                     seed=EVAL_SEED, device=trainer.compute.device, reward_scale=reward_scale).overall
+                                     seed=EVAL_SEED, device=trainer.compute.device, reward_scale=reward_scale,
+                                     greedy=greedy).overall
 
     final = score()
     result = BanditResult(n_arms, n_pulls, trainer.global_step, final.trial_return_mean, final.std[0],
                           final.n_trials, train_seconds, curve=tracker.curve)
     if tracker.best_state is not None:
         result.best_score, result.best_update = score(tracker.best_state).trial_return_mean, tracker.best_update
+        result.best_greedy_score = score(greedy=True).trial_return_mean  # the best weights are loaded now
     return result
