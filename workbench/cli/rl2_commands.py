@@ -63,7 +63,7 @@ def write_within_trial_curve(run_dir: Path, n_trials: int = 20, **options):
 
 
 def _rl2_eval(args) -> int:
-    from workbench.engine.run_store import RunStoreError, resolve_run
+    from workbench.engine.run_store import RunLock, RunStoreError, resolve_run
 
     try:
         run_dir = resolve_run(args.run)
@@ -71,9 +71,15 @@ def _rl2_eval(args) -> int:
         raise UserError(str(exc)) from None
     if args.envs is not None and args.envs < 1:
         raise UserError(f"--envs must be at least 1 (got {args.envs})")
-    curve, path = write_within_trial_curve(
-        run_dir, args.trials, level_list=args.levels, checkpoint=Path(args.checkpoint) if args.checkpoint else None,
-        n_envs=args.envs, greedy=args.greedy, device=args.device)
+    try:  # it writes into the run folder: not while training (which writes the curve itself at the end) runs there
+        lock = RunLock.acquire(run_dir, "workbench rl2-eval")
+    except RunStoreError as exc:
+        raise UserError(str(exc)) from None
+    with lock:
+        curve, path = write_within_trial_curve(
+            run_dir, args.trials, level_list=args.levels,
+            checkpoint=Path(args.checkpoint) if args.checkpoint else None, n_envs=args.envs, greedy=args.greedy,
+            device=args.device)
     print_curve(curve)
     print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -81,6 +81,14 @@ def test_rl2_eval_refuses_bad_input_in_one_line(isolated_dirs, capsys):
     assert not (runs / "empty" / CURVE_FILE).exists()
     assert main(["rl2-eval", "empty", "--trials", "0"]) == 2
     assert "--trials must be at least 1" in capsys.readouterr().err
+    # While another process writes the run (training, or a second rl2-eval), it is named and nothing is written.
+    from workbench.engine.run_store import RunLock
+
+    with RunLock.acquire(runs / "empty", "workbench train"):
+        assert main(["rl2-eval", "empty", "--trials", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "is being written by another process: workbench train" in err and len(err.strip().splitlines()) == 1
+    assert not (runs / "empty" / CURVE_FILE).exists()
     # A run trained with plain PPO has no within-trial curve: say so instead of failing on the weights.
     from workbench.engine import checkpoint as ckpt
     from workbench.engine.policies.registry import make_policy, spec_for
