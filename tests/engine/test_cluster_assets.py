@@ -101,6 +101,18 @@ def test_a_node_that_does_not_answer_the_probe_is_named_alone(ray_cluster, tmp_p
                        "within 20 s: check `ray status` there")
 
 
+def test_a_node_lost_just_before_a_connect_is_left_out_not_an_error(ray_cluster):
+    """A node killed an instant before the check is still listed alive (the head declares it dead seconds later):
+    its probe cannot be scheduled once it is, and the session goes on with the nodes that are left."""
+    node = add_node(ray_cluster, cpus=1)
+    ray_cluster.wait_for_nodes()
+    ray_cluster.remove_node(node, allow_graceful=False)
+    with connect(ray_cluster.address) as session:
+        ids = [n.node_id for n in session.nodes]
+    assert node.node_id not in ids and len(ids) >= 2  # the fixture's two nodes answered
+    assert all(n.versions and n.versions.get("workbench") for n in session.nodes)
+
+
 @pytest.mark.slow
 def test_a_node_without_the_rom_gets_it_from_the_driver_before_its_env_starts(ray_cluster, tmp_path):
     import ray

@@ -108,7 +108,7 @@ def connect(address: str, *, check_nodes: bool = True) -> ClusterSession:
     try:
         session.nodes = _alive_nodes(ray)
         if check_nodes:
-            check_nodes_can_run(session.nodes)
+            session.nodes = check_nodes_can_run(session.nodes)
     except BaseException:
         session.close()
         raise
@@ -152,9 +152,10 @@ def local_versions() -> dict:
     return _probe_function()()
 
 
-def check_nodes_can_run(nodes: list[NodeInfo]) -> None:
+def check_nodes_can_run(nodes: list[NodeInfo]) -> list[NodeInfo]:
     """Run the probe on every node (pinned to it); `ClusterError` naming the first node that cannot run the
-    workbench, and the fix."""
+    workbench, and the fix. Returns the nodes still in the cluster: one that left while being probed (listed
+    alive, then declared dead, as a node lost just before a run is) is dropped, not an error."""
     ray = import_ray()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -167,8 +168,14 @@ def check_nodes_can_run(nodes: list[NodeInfo]) -> None:
         slow = [refs[r].name for r in waiting]
         raise ClusterError(f"cluster node{'s' if len(slow) > 1 else ''} {', '.join(slow)} did not answer a probe "
                            f"task within {PROBE_TIMEOUT_S:g} s: check `ray status` there")
-    reports = ray.get(list(refs))
-    for node, report in zip(refs.values(), reports):
+    gone = (ray.exceptions.TaskUnschedulableError, ray.exceptions.NodeDiedError)
+    alive = []
+    for ref, node in refs.items():
+        try:
+            report = ray.get(ref)
+        except gone:
+            continue
+        alive.append(node)
         node.versions = report
         fix = ("install the project there (`pip install -e .` from this checkout, into the Python that runs "
                f"`ray start`: {report.get('executable')}), then restart `ray start --address=…` on it")
@@ -183,3 +190,6 @@ def check_nodes_can_run(nodes: list[NodeInfo]) -> None:
             if report.get(module) != mine.get(module):
                 raise ClusterError(f"cluster node {node.name} has {module} {report.get(module)}, this machine "
                                    f"{mine.get(module)}: {fix} (the same versions on every node)")
+    if not alive:
+        raise ClusterError("every node of the cluster left while being checked: check `ray status` on the head")
+    return alive
