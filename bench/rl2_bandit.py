@@ -8,8 +8,9 @@ played on the same held-out bandits: uniformly random pulls and Thompson samplin
 Each setting (n pulls, k arms) trains the engine's `Trainer` (built by `launcher.build_trainer`) with
 run.algorithm = "rl2" (PPO, back-propagation through the GRUs over whole trials) on `BanditVecEnv` trials (one
 trial = n pulls of a fresh k-armed bandit, arms p_i ~ U[0,1], all trials of an update stepped in one numpy call),
-with the settings of `bandit_run.bandit_settings` and the budget of `bandit_run.TABLE1_BUDGETS` (override with
---updates/--envs/--hidden/--learning-rate/--minibatches; `--ppo gamma=1.0` overrides any other PPOConfig field).
+with the settings of `bandit_run.bandit_settings` and the budget of `bandit_run.TABLE1_BUDGETS`, which may scale
+the rewards PPO learns on and override PPO fields (override it with --updates/--envs/--hidden/--learning-rate/
+--minibatches/--reward-scale; `--ppo gamma=1.0` overrides any PPOConfig field, the budget's too).
 The policy is the paper's: separate policy and value GRUs, and its inputs are only the previous arm, reward and done
 flag (`--time-input` adds the fraction of the trial played, which the paper's agent does not have;
 `--architecture shared` is one GRU for both heads; `--reward-scale X` multiplies the rewards PPO learns on, so
@@ -100,8 +101,9 @@ def main(argv=None) -> int:
                         help="separate policy and value GRUs (the paper's, default) or one shared GRU")
     parser.add_argument("--time-input", action="store_true",
                         help="an addition to the paper: the policy also observes the fraction of the trial played")
-    parser.add_argument("--reward-scale", type=float, default=1.0,
-                        help="multiply the rewards PPO learns on (value targets) by X; the policy's input stays 0/1")
+    parser.add_argument("--reward-scale", type=float, default=None,
+                        help="multiply the rewards PPO learns on (value targets) by X; the policy's input stays 0/1 "
+                             "(default: the budget's)")
     parser.add_argument("--trials", type=int, default=2000, help="held-out trials per score")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--device", default="cpu")
@@ -131,28 +133,31 @@ def main(argv=None) -> int:
         hidden = args.hidden or budget.hidden_size
         learning_rate = args.learning_rate or budget.learning_rate
         minibatches = args.minibatches or budget.n_minibatches
+        reward_scale = budget.reward_scale if args.reward_scale is None else args.reward_scale
+        ppo = {**dict(budget.ppo), **dict(args.ppo)}  # the command line wins over the budget
         log = lambda line, n=n, k=k: print(f"n={n} k={k}{line}", file=sys.stderr, flush=True)  # noqa: E731
         result = train_bandit(k, n, updates * envs * n, make_trainer=build_trainer, eval_trials=args.trials,
                               seed=args.seed, device=args.device, n_envs=envs, n_minibatches=minibatches,
                               n_epochs=budget.n_epochs, hidden_size=hidden, learning_rate=learning_rate,
                               architecture=args.architecture, time_input=args.time_input,
-                              reward_scale=args.reward_scale, valid_every=budget.valid_every, log=log, **dict(args.ppo))
+                              reward_scale=reward_scale, valid_every=budget.valid_every, log=log, **ppo)
         random_total = play_reference(k, n, args.trials, "random", seed=1)
         thompson_total = play_reference(k, n, args.trials, "thompson", seed=2)
         paper = PAPER.get((n, k), (float("nan"),) * 3)
         seconds = time.perf_counter() - start
-        rows.append((n, k, result.best_score, result.score, result.best_greedy_score, random_total, thompson_total, *paper,
-                     result.total_steps, seconds))
+        rows.append((n, k, result.best_score, result.score, result.best_greedy_score, random_total, thompson_total,
+                     *paper, result.total_steps, seconds))
         curves[f"n{n}k{k}"] = {"updates": updates, "trials_per_update": envs, "hidden_size": hidden,
-                               "learning_rate": learning_rate, "minibatches": minibatches, "ppo": dict(args.ppo),
+                               "learning_rate": learning_rate, "minibatches": minibatches, "ppo": ppo,
                                "architecture": args.architecture, "time_input": args.time_input,
-                               "reward_scale": args.reward_scale,
+                               "reward_scale": reward_scale,
                                "best_update": result.best_update, "best": result.best_score, "final": result.score,
                                "best_argmax": result.best_greedy_score,
                                "train_seconds": result.train_seconds, "curve": result.curve}
         print(f"n={n} k={k}: RL² best {result.best_score:.2f} (update {result.best_update}), final "
-              f"{result.score:.2f}, best pulling its most likely arm {result.best_greedy_score:.2f} (random {random_total:.2f}, Thompson {thompson_total:.2f}) after {updates} updates "
-              f"of {envs} trials = {result.total_steps} pulls, {result.train_seconds:.0f} s training",
+              f"{result.score:.2f}, best pulling its most likely arm {result.best_greedy_score:.2f} (random "
+              f"{random_total:.2f}, Thompson {thompson_total:.2f}) after {updates} updates of {envs} trials = "
+              f"{result.total_steps} pulls, {result.train_seconds:.0f} s training",
               file=sys.stderr, flush=True)
         if (n, k) == (100, 5):
             ratio = result.best_score / random_total
@@ -160,15 +165,16 @@ def main(argv=None) -> int:
         json.dump(curves, f, indent=1)
     print(f"# {args.architecture} GRUs of {', '.join(str(c['hidden_size']) for c in curves.values())} units, "
           f"time input {'on (an addition)' if args.time_input else 'off (as in the paper)'}, precision fp32, seed "
-          f"{args.seed}, reward scale {args.reward_scale}, PPO overrides {dict(args.ppo) or 'none'}, "
+          f"{args.seed}, reward scale {', '.join(str(c['reward_scale']) for c in curves.values())}, PPO overrides "
+          f"{', '.join(str(c['ppo'] or 'none') for c in curves.values())}, "
           f"{time.perf_counter() - bench_start:.0f} s in all; "
           f"curves in {args.curves}")
-    print("setting     | RL² best | RL² final | RL² best argmax | random ours | Thompson ours | RL² paper | Gittins paper | "
-          "random paper | pulls trained | seconds")
+    print("setting     | RL² best | RL² final | RL² best argmax | random ours | Thompson ours | RL² paper | "
+          "Gittins paper | random paper | pulls trained | seconds")
     print("--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---")
     for n, k, best, final, argmax, rnd, ts, p_rl2, p_git, p_rnd, steps, secs in rows:
-        print(f"n={n:<3} k={k:<2} | {best:8.2f} | {final:9.2f} | {argmax:15.2f} | {rnd:11.2f} | {ts:13.2f} | {p_rl2:9.1f} | "
-              f"{p_git:13.1f} | {p_rnd:12.1f} | {steps:13d} | {secs:7.0f}")
+        print(f"n={n:<3} k={k:<2} | {best:8.2f} | {final:9.2f} | {argmax:15.2f} | {rnd:11.2f} | {ts:13.2f} | "
+              f"{p_rl2:9.1f} | {p_git:13.1f} | {p_rnd:12.1f} | {steps:13d} | {secs:7.0f}")
     if ratio is None:
         print("rl2_over_random_n100_k5=nan")
     else:

@@ -98,3 +98,17 @@ def test_a_reward_scale_scales_what_ppo_learns_on_and_nothing_the_policy_or_the_
         seen |= set(trainer.acting.inputs.prev_reward.tolist())
     assert seen == {0.0, 1.0}
     assert all(float(e.episode_return).is_integer() for e in episodes) and len(episodes) == 16
+
+
+@pytest.mark.parametrize("n_pulls", [10, 100])
+def test_each_table1_budget_builds_valid_settings_with_its_ppo_overrides(n_pulls):
+    """The bench's default budgets are data: a misspelt PPO field or a bad value fails here, not after a run."""
+    from workbench.engine.rl2.bandit_run import TABLE1_BUDGETS, bandit_settings
+
+    budget = TABLE1_BUDGETS[n_pulls]
+    settings = bandit_settings(5, n_pulls, budget.updates * budget.n_envs * n_pulls, n_envs=budget.n_envs,
+                               hidden_size=budget.hidden_size, learning_rate=budget.learning_rate,
+                               architecture="separate", **dict(budget.ppo))
+    for field, value in budget.ppo:
+        assert getattr(settings.ppo, field) == value
+    assert budget.reward_scale > 0 and settings.ppo.n_steps == n_pulls
