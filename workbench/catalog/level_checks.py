@@ -150,6 +150,12 @@ def level_problems(level_set: LevelSet, env_config=None, catalog: "Catalog | Non
                 add(level, "error", f"{game}: {space}", "env.action_set")
         else:
             spaces[game] = space
+            n = len(space[1])
+            for level in game_levels:
+                if level.controls and len(level.controls) != n:
+                    add(level, "error", f"{level} remaps {len(level.controls)} actions, but {game} has {n} with "
+                        f"env.action_set = {action_set!r} ({', '.join(space[1])}); list a permutation of "
+                        f"0..{n - 1} after @controls=", "env.action_set")
     if len({labels for _, labels in spaces.values()}) > 1:
         counts = Counter(spaces[lv.game][1] for lv in level_set.train if lv.game in spaces) or \
             Counter(spaces[lv.game][1] for lv in levels if lv.game in spaces)

@@ -12,23 +12,41 @@ ListName = Literal["train", "test"]
 LIST_NAMES: tuple[ListName, ListName] = ("train", "test")
 
 
+CONTROLS_TAG = "@controls="
+
+
 @dataclass(frozen=True, order=True)
 class Level:
-    """One level: a stable-retro game id and one of its start states."""
+    """One level: a stable-retro game id and one of its start states, optionally with remapped controls."""
 
     game: str
     state: str
+    controls: tuple[int, ...] = ()
+    """A permutation of the action set: agent action i plays the action set's action `controls[i]`. Empty: the
+    action set as it is. Levels that differ only here look the same on screen, so which action does what has to
+    be found out by playing (the RL² game task: `presets/rl2-freeway-controls.toml`)."""
 
     def __str__(self) -> str:
-        return f"{self.game}:{self.state}"
+        text = f"{self.game}:{self.state}"
+        return text + CONTROLS_TAG + ",".join(map(str, self.controls)) if self.controls else text
 
     @classmethod
     def parse(cls, text: str) -> "Level":
-        """Parse `Game-System-v0:State` (the form `str()` writes)."""
-        game, sep, state = text.partition(":")
-        if not sep or not game or not state:
+        """Parse `Game-System-v0:State` or `Game-System-v0:State@controls=2,0,1,...` (the forms `str()` writes)."""
+        game, sep, rest = text.partition(":")
+        state, tag, mapping = rest.partition(CONTROLS_TAG)
+        if not sep or not game.strip() or not state.strip():
             raise ValueError(f"{text!r} is not a level; write it as GAME:STATE, e.g. Airstriker-Genesis-v0:Level1")
-        return cls(game.strip(), state.strip())
+        controls: tuple[int, ...] = ()
+        if tag:
+            try:
+                controls = tuple(int(part) for part in mapping.split(","))
+            except ValueError:
+                controls = ()
+            if not controls or sorted(controls) != list(range(len(controls))):
+                raise ValueError(f"{text!r}: the controls must be a permutation of 0..n-1 (n: the action set's "
+                                 "size), comma-separated, e.g. @controls=2,0,1,3,4,5")
+        return cls(game.strip(), state.strip(), controls)
 
 
 @dataclass(frozen=True)

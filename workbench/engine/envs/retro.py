@@ -71,6 +71,12 @@ class RetroLevelEnv(gym.Env):
             check_level(level, scenario)
         self.action_sets = action_sets or {g: resolve_action_set(g, name="discrete") for g in
                                            {lv.game for lv in self.levels}}
+        for level in self.levels:
+            n = self.action_sets[level.game].n
+            if level.controls and len(level.controls) != n:
+                raise ValueError(f"level {level}: its controls remap {len(level.controls)} actions, but the action "
+                                 f"set {self.action_sets[level.game].name!r} of {level.game} has {n}; list a "
+                                 f"permutation of 0..{n - 1}")
         self.rng = np.random.default_rng([seed, 0])
         self.record_dir = Path(record_dir) if record_dir is not None else None
         self.episode_index = self._next_episode_index()
@@ -105,6 +111,12 @@ class RetroLevelEnv(gym.Env):
             self.retro.initial_state = self._states[level]
             self.retro.statename = level.state + ".state"
         self.level = level
+
+    @property
+    def action_table(self) -> np.ndarray:
+        """(n_actions, n_buttons) masks of the level being played: the action set, remapped by its controls."""
+        buttons = self.action_set.buttons
+        return buttons[list(self.level.controls)] if self.level.controls else buttons
 
     @property
     def em(self):

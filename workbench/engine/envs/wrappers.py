@@ -12,14 +12,15 @@ import numpy as np
 class Discretizer(gym.ActionWrapper):
     """Action index -> button mask, for an env with a MultiBinary action space.
 
-    With `action_set` the table is fixed; without it the table is read from `env.unwrapped.action_set` at
-    every reset, so a level sampler that switches games may switch tables (the labels stay the same).
+    With `action_set` the table is fixed; without it the table is read from the env at every reset
+    (`env.unwrapped.action_table`, a level's remapped controls included, else `action_set.buttons`), so a level
+    sampler that switches games or controls may switch tables (the labels stay the same).
     """
 
     def __init__(self, env: gym.Env, action_set=None):
         super().__init__(env)
         self._fixed = action_set
-        self._table = (action_set or env.unwrapped.action_set).buttons
+        self._table = action_set.buttons if action_set is not None else self._env_table()
         self.action_space = gym.spaces.Discrete(len(self._table))
         if hasattr(env, "step_frames"):  # pass the fast frame-skip path through (see StickyFrameSkip)
             self.step_frames = lambda actions: env.step_frames([self._table[int(a)] for a in actions])
@@ -27,8 +28,13 @@ class Discretizer(gym.ActionWrapper):
     def reset(self, **kwargs):
         result = self.env.reset(**kwargs)
         if self._fixed is None:
-            self._table = self.env.unwrapped.action_set.buttons
+            self._table = self._env_table()
         return result
+
+    def _env_table(self):
+        inner = self.env.unwrapped
+        table = getattr(inner, "action_table", None)
+        return table if table is not None else inner.action_set.buttons
 
     def action(self, action):
         return self._table[int(action)]
