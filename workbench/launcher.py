@@ -30,7 +30,7 @@ from typing import Any, Callable, Literal, Sequence
 
 import torch
 
-from workbench.catalog.actions import resolve_action_set
+from workbench.catalog.actions import agent_action_labels
 from workbench.catalog.level_checks import require_playable
 from workbench.core.levels import Level, LevelSet
 from workbench.core.presets import Preset, preset_to_toml
@@ -98,7 +98,7 @@ def build_trainer(settings: Any, levels: Sequence[Level | str] | None = None, *,
         learner = make_learner(policy, settings, compute, vec_env.num_envs, obs_space,
                                separate_process=settings.ppo.overlap, threads=threads,
                                optimizer_state=(resume_from or {}).get("optimizer"), rng_state=rng.get("numpy"))
-        labels = resolve_action_set(levels[0].game, settings.env).labels if from_levels else ()
+        labels = agent_action_labels(levels, settings.env) if from_levels else ()
         # level envs (and a vec env with a `reward_scale`, e.g. the bandits) scale their own rewards
         scale = float(settings.env.reward_scale) if from_levels else float(getattr(vec_env, "reward_scale", 1.0))
         trainer = Trainer(settings, vec_env, policy, learner, compute, hooks=hooks, reward_scale=scale,

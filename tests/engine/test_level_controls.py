@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from workbench.catalog.actions import agent_action_labels
 from workbench.catalog.catalog import Catalog
 from workbench.catalog.level_checks import check_preset_file, level_problems
 from workbench.core.levels import Level, LevelSet
@@ -105,3 +106,14 @@ def test_the_freeway_progress_scenario_pays_the_climb_and_up_is_where_the_contro
         assert all(abs(r) < 1e-9 for i, r in enumerate(returns) if i != up)
     finally:
         env.close()
+
+
+def test_a_runs_action_labels_follow_one_shared_shuffle_and_are_plain_indices_for_several():
+    env_config = EnvConfig(action_set="buttons")
+    plain = Level.parse(AIRSTRIKER)
+    labels = agent_action_labels([plain], env_config)
+    assert labels[:4] == ("NOOP", "B", "A", "UP")
+    reverse = Level.parse(AIRSTRIKER + "@controls=10,9,8,7,6,5,4,3,2,1,0")
+    assert agent_action_labels([reverse], env_config) == labels[::-1]
+    other = Level.parse(AIRSTRIKER + "@controls=1,0,2,3,4,5,6,7,8,9,10")
+    assert agent_action_labels([reverse, other], env_config) == tuple(f"#{i}" for i in range(11))

@@ -165,3 +165,16 @@ def check_compatible(games: list[str], env_config=None) -> ActionSet:
                 f"({first.name}, {first.n} actions); train these games in separate runs or pick an action set "
                 "both share (e.g. action_set = \"buttons\" for games of one system)")
     return first
+
+
+def agent_action_labels(levels, env_config=None) -> tuple[str, ...]:
+    """What each agent action does on `levels` (one run's labels, e.g. under the Live view's probability bars):
+    the action set's labels, remapped when every level shares one `controls` shuffle; when the levels shuffle the
+    controls differently, no label holds for all of them, so each reads "#i" and the mapping is the level's own."""
+    labels = resolve_action_set(levels[0].game, env_config).labels
+    shuffles = {level.controls for level in levels}
+    if shuffles == {()}:
+        return labels
+    if len(shuffles) == 1:
+        return tuple(labels[i] for i in levels[0].controls)
+    return tuple(f"#{i}" for i in range(len(labels)))
